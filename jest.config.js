@@ -1,0 +1,23 @@
+/** Jest runs TypeScript through ts-jest without type checking (tsc does that in `npm test`). */
+const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
+const common = {
+  testEnvironment: 'node',
+  transform,
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // The Functions host provides this module; the local host's stand-in captures the registrations.
+  moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/dev/host/functions-core.ts' },
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      slowTestThreshold: 30,
+    },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], slowTestThreshold: 60 },
+  ],
+  testTimeout: 120000,
+};
