@@ -1,0 +1,95 @@
+import { ConcurrencyConflictError } from './errors';
+import { canTransition, ChatRequest, IllegalTransitionError, State } from './model';
+
+/**
+ * The port between the service's logic and where requests live. Few methods, each race-free:
+ * inserts are put-if-absent and updates are conditional on the ETag that was read.
+ */
+export interface Stored<T> {
+  value: T;
+  etag: string;
+}
+
+export interface IdempotencyRecord {
+  requestId: string;
+  payloadHash: string;
+}
+
+export interface ListQuery {
+  state?: State;
+  /** Only requests created at or after this time. */
+  since?: Date;
+  top: number;
+  continuationToken?: string;
+}
+
+export interface ListPage {
+  items: ChatRequest[];
+  continuationToken?: string;
+}
+
+export interface DueEntry {
+  id: string;
+  state: State;
+  dueAt?: string;
+  /** When the index entry was last written (the table's Timestamp). */
+  indexedAt?: string;
+}
+
+// An index entry whose row disagrees is stale once it is older than any write in flight can be.
+const STALE_INDEX_MS = 5 * 60_000;
+
+export function isStaleIndexEntry(indexedAt: string | undefined, now: Date): boolean {
+  return indexedAt !== undefined && now.getTime() - Date.parse(indexedAt) > STALE_INDEX_MS;
+}
+
+export interface RequestStore {
+  get(id: string): Promise<Stored<ChatRequest> | undefined>;
+  /** Insert-if-absent; throws AlreadyExistsError carrying the stored request when the id exists. */
+  create(request: ChatRequest): Promise<Stored<ChatRequest>>;
+  /** Conditional replace; throws ConcurrencyConflictError carrying the current row when the ETag is stale. */
+  replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>>;
+  /** Insert-if-absent of an idempotency key; throws AlreadyExistsError carrying the existing record. */
+  claimKey(key: string, record: IdempotencyRecord): Promise<void>;
+  findKey(key: string): Promise<IdempotencyRecord | undefined>;
+  list(query: ListQuery): Promise<ListPage>;
+  /** Rows of one state whose dueAt has passed (the poller's work); reads only that state's index. */
+  listDue(state: State, now: Date, limit: number): Promise<DueEntry[]>;
+  /** Requests written but whose queue message is not known to be sent. */
+  markUnsent(ids: string[], now: Date): Promise<void>;
+  clearUnsent(id: string): Promise<void>;
+  listUnsent(olderThan: Date, limit: number): Promise<string[]>;
+  /** Callbacks due for delivery (the timer's share), by a marker written before each attempt. */
+  scheduleCallback(id: string, dueAt: Date): Promise<void>;
+  clearCallback(id: string): Promise<void>;
+  listDueCallbacks(now: Date, limit: number): Promise<string[]>;
+  /** Drop an index entry that no longer matches its row (found by a reader). */
+  dropIndexEntry(state: State, id: string): Promise<void>;
+}
+
+export type RequestChanges = Partial<Omit<ChatRequest, 'id' | 'state' | 'createdAt' | 'updatedAt'>>;
+
+/**
+ * The one function that moves a request between states: checks the move is legal and writes it
+ * conditionally. Fields set to undefined in `changes` are removed.
+ */
+export async function transition(
+  store: RequestStore,
+  current: Stored<ChatRequest>,
+  to: State,
+  changes: RequestChanges,
+  now: Date,
+): Promise<Stored<ChatRequest>> {
+  const from = current.value.state;
+  if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
+  const next: ChatRequest = { ...current.value, ...changes, state: to, updatedAt: now.toISOString() };
+  for (const key of Object.keys(next) as (keyof ChatRequest)[]) {
+    if (next[key] === undefined) delete next[key];
+  }
+  return store.replace(current, next);
+}
+
+/** True when a conditional write lost to another writer (the caller re-reads and decides). */
+export function lostRace(error: unknown): error is ConcurrencyConflictError<Stored<ChatRequest>> {
+  return error instanceof ConcurrencyConflictError;
+}

@@ -1,0 +1,311 @@
+import { createHash } from 'node:crypto';
+import { TableClient, TableEntity, TableEntityResult, odata } from '@azure/data-tables';
+import { AlreadyExistsError, asStorageError, ConcurrencyConflictError, isConflict, isNotFound, isPreconditionFailed } from './errors';
+import { lowestIdAt } from './ids';
+import { ChatRequest, State } from './model';
+import {
+  DueEntry,
+  IdempotencyRecord,
+  isStaleIndexEntry,
+  ListPage,
+  ListQuery,
+  RequestStore,
+  Stored,
+} from './request-store';
+
+/**
+ * RequestStore on Azure Table Storage. Layout (docs/table-schema.md):
+ * - request row:      PK = <id>,               RK = "request"   the whole request as JSON (chunked)
+ * - state index:      PK = "state-<state>",    RK = <inverted id> one per request, in its current state
+ * - all index:        PK = "all",              RK = <inverted id> every request, newest first
+ * - unsent marker:    PK = "unsent",           RK = <id>        queue message not yet known sent
+ * - idempotency key:  PK = "key-<hh>",         RK = sha256(key)  first writer wins
+ * Index entries are written before the row changes and removed after, so an index is a superset of
+ * the truth; readers check the row and drop stale entries that are old enough not to be in flight.
+ */
+
+const REQUEST_RK = 'request';
+// Table string properties hold at most 32K UTF-16 characters; the JSON document is split across columns.
+const CHUNK = 30_000;
+const MAX_CHUNKS = 30;
+
+export function invertId(id: string): string {
+  return id.replace(/[0-9a-f]/g, (c) => (15 - parseInt(c, 16)).toString(16));
+}
+
+function statePartition(state: State): string {
+  return `state-${state}`;
+}
+
+function keyPartition(hash: string): string {
+  return `key-${hash.slice(0, 2)}`;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+type RequestEntity = TableEntity<Record<string, unknown>>;
+
+function toEntity(request: ChatRequest): RequestEntity {
+  const json = JSON.stringify(request);
+  const chunks = Math.ceil(json.length / CHUNK);
+  if (chunks > MAX_CHUNKS) throw new Error(`Request ${request.id} is too large to store (${json.length} characters)`);
+  const entity: RequestEntity = {
+    partitionKey: request.id,
+    rowKey: REQUEST_RK,
+    state: request.state,
+    updatedAt: request.updatedAt,
+    chunks,
+  };
+  if (request.externalId) entity.externalId = request.externalId;
+  for (let i = 0; i < chunks; i += 1) entity[`doc${i}`] = json.slice(i * CHUNK, (i + 1) * CHUNK);
+  return entity;
+}
+
+function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Stored<ChatRequest> {
+  const chunks = Number(entity.chunks ?? 0);
+  let json = '';
+  for (let i = 0; i < chunks; i += 1) json += String(entity[`doc${i}`] ?? '');
+  return { value: JSON.parse(json) as ChatRequest, etag: String(entity.etag) };
+}
+
+function indexEntry(request: ChatRequest, state: State): RequestEntity {
+  return {
+    partitionKey: statePartition(state),
+    rowKey: invertId(request.id),
+    requestId: request.id,
+    dueAt: dueAtOf(request) ?? '',
+  };
+}
+
+/** When the request next needs attention from the timer (pending checks, stale attempts). */
+function dueAtOf(request: ChatRequest): string | undefined {
+  if (request.state === State.pending) return request.operation?.nextCheckAt ?? request.updatedAt;
+  if (request.state === State.queued) return request.nextAttemptAt ?? request.updatedAt;
+  if (request.state === State.creating) return request.attemptStartedAt ?? request.updatedAt;
+  return undefined;
+}
+
+export class TableRequestStore implements RequestStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(id: string): Promise<Stored<ChatRequest> | undefined> {
+    try {
+      return fromEntity(await this.table.getEntity<Record<string, unknown>>(id, REQUEST_RK));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      return asStorageError(error, 'read request');
+    }
+  }
+
+  async create(request: ChatRequest): Promise<Stored<ChatRequest>> {
+    try {
+      // Indexes first: a crash after them leaves a stale entry, never a request that no index shows.
+      await this.upsertIndex(statePartition(request.state), indexEntry(request, request.state));
+      await this.upsertIndex('all', { partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
+      const result = await this.table.createEntity(toEntity(request));
+      return { value: request, etag: String(result.etag) };
+    } catch (error) {
+      if (isConflict(error)) {
+        const existing = await this.get(request.id);
+        throw new AlreadyExistsError(`Request ${request.id} exists already`, existing, error);
+      }
+      return asStorageError(error, 'create request');
+    }
+  }
+
+  async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
+    const from = current.value.state;
+    try {
+      await this.upsertIndex(statePartition(next.state), indexEntry(next, next.state));
+      const result = await this.table.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
+      if (from !== next.state) await this.deleteIndex(statePartition(from), invertId(next.id));
+      return { value: next, etag: String(result.etag) };
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error)) {
+        const winner = await this.get(next.id);
+        throw new ConcurrencyConflictError(`Request ${next.id} was changed by another writer`, winner, error);
+      }
+      return asStorageError(error, 'update request');
+    }
+  }
+
+  async claimKey(key: string, record: IdempotencyRecord): Promise<void> {
+    const hash = hashKey(key);
+    try {
+      await this.table.createEntity({ partitionKey: keyPartition(hash), rowKey: hash, ...record });
+    } catch (error) {
+      if (isConflict(error)) {
+        const existing = await this.findKey(key);
+        throw new AlreadyExistsError(`Idempotency key is taken`, existing, error);
+      }
+      return asStorageError(error, 'claim idempotency key');
+    }
+  }
+
+  async findKey(key: string): Promise<IdempotencyRecord | undefined> {
+    const hash = hashKey(key);
+    try {
+      const entity = await this.table.getEntity<Record<string, unknown>>(keyPartition(hash), hash);
+      return { requestId: String(entity.requestId), payloadHash: String(entity.payloadHash) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      return asStorageError(error, 'read idempotency key');
+    }
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const partition = query.state ? statePartition(query.state) : 'all';
+    const clauses = [odata`PartitionKey eq ${partition}`];
+    // Newest first: inverted ids sort descending by time; `since` bounds the far end.
+    if (query.continuationToken) clauses.push(odata`RowKey gt ${decodeToken(query.continuationToken)}`);
+    if (query.since) clauses.push(odata`RowKey le ${invertId(lowestIdAt(query.since))}`);
+    const items: ChatRequest[] = [];
+    let lastKey: string | undefined;
+    let more = false;
+    try {
+      const pages = this.table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: clauses.join(' and '), select: ['requestId'] } })
+        .byPage({ maxPageSize: Math.min(query.top, 1000) });
+      outer: for await (const page of pages) {
+        const rows = await Promise.all(
+          page.map(async (entry) => ({
+            rowKey: String(entry.rowKey),
+            indexedAt: entry.timestamp,
+            stored: await this.get(String(entry.requestId)),
+          })),
+        );
+        for (const { rowKey, indexedAt, stored } of rows) {
+          if (items.length >= query.top) {
+            more = true;
+            break outer;
+          }
+          lastKey = rowKey;
+          if (!stored) continue;
+          if (query.state && stored.value.state !== query.state) {
+            if (isStaleIndexEntry(indexedAt, new Date())) await this.dropIndexEntry(query.state, stored.value.id);
+            continue;
+          }
+          items.push(stored.value);
+        }
+        if (items.length >= query.top) {
+          more = Boolean(page.continuationToken);
+          break;
+        }
+      }
+    } catch (error) {
+      return asStorageError(error, 'list requests');
+    }
+    return { items, continuationToken: more && lastKey ? encodeToken(lastKey) : undefined };
+  }
+
+  async listDue(state: State, now: Date, limit: number): Promise<DueEntry[]> {
+    const filter = odata`PartitionKey eq ${statePartition(state)} and dueAt le ${now.toISOString()}`;
+    const due: DueEntry[] = [];
+    try {
+      for await (const entry of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['requestId', 'dueAt'] },
+      })) {
+        due.push({ id: String(entry.requestId), state, dueAt: String(entry.dueAt), indexedAt: entry.timestamp });
+        if (due.length >= limit) break;
+      }
+    } catch (error) {
+      return asStorageError(error, 'list due requests');
+    }
+    return due;
+  }
+
+  async markUnsent(ids: string[], now: Date): Promise<void> {
+    try {
+      // One entity group transaction per 100 markers: they share the "unsent" partition.
+      for (let i = 0; i < ids.length; i += 100) {
+        await this.table.submitTransaction(
+          ids
+            .slice(i, i + 100)
+            .map((id) => ['upsert', { partitionKey: 'unsent', rowKey: id, since: now.toISOString() }, 'Replace']),
+        );
+      }
+    } catch (error) {
+      return asStorageError(error, 'mark unsent');
+    }
+  }
+
+  async clearUnsent(id: string): Promise<void> {
+    await this.deleteIndex('unsent', id);
+  }
+
+  async listUnsent(olderThan: Date, limit: number): Promise<string[]> {
+    const filter = odata`PartitionKey eq 'unsent' and since le ${olderThan.toISOString()}`;
+    const ids: string[] = [];
+    try {
+      for await (const entry of this.table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+        ids.push(String(entry.rowKey));
+        if (ids.length >= limit) break;
+      }
+    } catch (error) {
+      return asStorageError(error, 'list unsent');
+    }
+    return ids;
+  }
+
+  async scheduleCallback(id: string, dueAt: Date): Promise<void> {
+    try {
+      await this.upsertIndex('callbacks', { partitionKey: 'callbacks', rowKey: id, dueAt: dueAt.toISOString() });
+    } catch (error) {
+      asStorageError(error, 'schedule callback');
+    }
+  }
+
+  async clearCallback(id: string): Promise<void> {
+    await this.deleteIndex('callbacks', id);
+  }
+
+  async listDueCallbacks(now: Date, limit: number): Promise<string[]> {
+    const filter = odata`PartitionKey eq 'callbacks' and dueAt le ${now.toISOString()}`;
+    const ids: string[] = [];
+    try {
+      for await (const entry of this.table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+        ids.push(String(entry.rowKey));
+        if (ids.length >= limit) break;
+      }
+    } catch (error) {
+      return asStorageError(error, 'list due callbacks');
+    }
+    return ids;
+  }
+
+  async dropIndexEntry(state: State, id: string): Promise<void> {
+    await this.deleteIndex(statePartition(state), invertId(id));
+  }
+
+  private async upsertIndex(partitionKey: string, entity: RequestEntity): Promise<void> {
+    await this.table.upsertEntity({ ...entity, partitionKey }, 'Replace');
+  }
+
+  private async deleteIndex(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(partitionKey, rowKey);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      asStorageError(error, 'delete index entry');
+    }
+  }
+}
+
+function encodeToken(rowKey: string): string {
+  return Buffer.from(rowKey, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  const rowKey = Buffer.from(token, 'base64url').toString('utf8');
+  if (!/^[0-9a-f-]{36}$/.test(rowKey)) throw new InvalidContinuationTokenError();
+  return rowKey;
+}
+
+export class InvalidContinuationTokenError extends Error {
+  constructor() {
+    super('continuationToken is not one this service issued');
+    this.name = 'InvalidContinuationTokenError';
+  }
+}

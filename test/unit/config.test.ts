@@ -1,0 +1,69 @@
+import { ConfigError, DEFAULTS, loadConfig, pollSchedule, queueNames } from '../../shared/config';
+
+const storage = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ AzureWebJobsStorage: storage });
+    expect(config).toMatchObject({
+      queueName: 'chat-requests',
+      poisonQueueName: 'chat-requests-poison',
+      tableName: 'ChatRequests',
+      pollSchedule: DEFAULTS.POLL_SCHEDULE,
+      graph: { baseUrl: 'https://graph.microsoft.com', authorityHost: 'https://login.microsoftonline.com', maxRps: 20, credential: { kind: 'managedIdentity' } },
+    });
+  });
+
+  it('chooses the credential from what is set', () => {
+    const ids = { GRAPH_TENANT_ID: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1', GRAPH_CLIENT_ID: '82af01c5-f7cc-4a2e-a728-3a5df21afd9d' };
+    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_SECRET: 's' }).graph.credential.kind).toBe('clientSecret');
+    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_CERTIFICATE_PATH: '/x.pem' }).graph.credential.kind).toBe('clientCertificate');
+    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids }).graph.credential).toEqual({ kind: 'managedIdentity', ...{ tenantId: ids.GRAPH_TENANT_ID, clientId: ids.GRAPH_CLIENT_ID } });
+  });
+
+  it('names every problem at once and never echoes a secret', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        GRAPH_TENANT_ID: 'not-a-guid',
+        GRAPH_CLIENT_SECRET: 'super-secret-value',
+        GRAPH_BASE_URL: 'http://graph.example.com',
+        GRAPH_MAX_RPS: 'fast',
+        CHAT_REQUESTS_QUEUE: 'Bad_Queue',
+        POLL_SCHEDULE: '* * *',
+        WEBHOOK_SIGNING_SECRET: 'plain-secret',
+        CALLBACK_ALLOWED_HOSTS: 'ok.example.com, bad host/x',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const settings = (error as ConfigError).problems.map((p) => p.setting);
+    expect(settings).toEqual(
+      expect.arrayContaining(['GRAPH_TENANT_ID', 'GRAPH_BASE_URL', 'GRAPH_MAX_RPS', 'CHAT_REQUESTS_QUEUE', 'POLL_SCHEDULE', 'WEBHOOK_SIGNING_SECRET']),
+    );
+    expect((error as Error).message).not.toContain('super-secret-value');
+    expect((error as Error).message).not.toContain('plain-secret');
+  });
+
+  it('reports missing storage and a secret without ids', () => {
+    expect(() => loadConfig({ GRAPH_CLIENT_SECRET: 'x' })).toThrow(/AzureWebJobsStorage[\s\S]*GRAPH_TENANT_ID[\s\S]*GRAPH_CLIENT_ID|GRAPH_TENANT_ID[\s\S]*AzureWebJobsStorage/);
+  });
+
+  it('accepts identity-based storage settings', () => {
+    const config = loadConfig({ AzureWebJobsStorage__accountName: 'acct', AzureWebJobsStorage__clientId: 'c' });
+    expect(config.storage).toEqual({
+      kind: 'identity',
+      queueServiceUri: 'https://acct.queue.core.windows.net',
+      tableServiceUri: 'https://acct.table.core.windows.net',
+      clientId: 'c',
+    });
+  });
+
+  it('registration helpers fall back to defaults on bad values', () => {
+    expect(queueNames({ CHAT_REQUESTS_QUEUE: 'jobs' })).toEqual({ queue: 'jobs', poison: 'jobs-poison' });
+    expect(queueNames({ CHAT_REQUESTS_QUEUE: 'BAD' }).queue).toBe('chat-requests');
+    expect(pollSchedule({ POLL_SCHEDULE: '0 */1 * * * *' })).toBe('0 */1 * * * *');
+    expect(pollSchedule({})).toBe(DEFAULTS.POLL_SCHEDULE);
+  });
+});
