@@ -1,0 +1,78 @@
+import { createControl, SimulatorControl } from './control';
+import { SimulatorServer } from './server';
+import { Simulation } from './simulation';
+import { createClientCredentialCertificate, createServerCertificate } from './tls';
+
+/** An HTTPS simulator of the Entra ID token endpoint and the Microsoft Graph chat endpoints, for tests and local runs. */
+
+export interface SimulatorOptions {
+  /** 0 / undefined = a free port; the listener always binds 127.0.0.1 only. */
+  port?: number;
+  /** Deterministic ids and random faults (default 1). */
+  seed?: number;
+  /** Token bucket per (tenant, appId) for Graph calls; default 30; burst = max(1, rps). */
+  tenantRps?: number;
+  /** Status per GET of an operation: notStarted → inProgress → succeeded; defaults 1 and 2. */
+  operationTimings?: { inProgressAfterPolls?: number; succeededAfterPolls?: number };
+  quiet?: boolean;
+}
+
+export interface GraphSimulator {
+  /** https://localhost:PORT */
+  url: string;
+  /** Same origin; the Graph client uses baseUrl = this, version v1.0. */
+  graphBaseUrl: string;
+  /** Same origin; pass as authorityHost with disableInstanceDiscovery: true. */
+  authorityHost: string;
+  /** PEM of the self-signed server certificate (CN/SAN localhost, 127.0.0.1, ::1). */
+  ca: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** A second registered app that authenticates with a certificate; pem = certificate + private key. */
+  certificate: { clientId: string; pem: string };
+  control: SimulatorControl;
+  stop(): Promise<void>;
+}
+
+export type { SimulatorControl, SimulatorConfig, SimulatorConfigPatch, SimChat, SimOperation } from './control';
+export type { FaultScript, FaultScriptInput, FaultAction, FaultMatch, ChaosSettings } from './faults';
+export type { RecordedRequest, SimulatorStats } from './request-log';
+export type { DirectoryUser, DirectoryUserInput } from './directory';
+
+export async function startGraphSimulator(options: SimulatorOptions = {}): Promise<GraphSimulator> {
+  const tenantRps = options.tenantRps ?? 30;
+  if (!(tenantRps > 0)) throw new RangeError(`tenantRps must be > 0, got ${tenantRps}`);
+  const serverCertificate = createServerCertificate();
+  const clientCertificate = createClientCredentialCertificate('chat-provisioner-simulator-client');
+  const sim = new Simulation({
+    seed: options.seed ?? 1,
+    tenantRps,
+    operationTimings: options.operationTimings,
+    clientCertificate,
+  });
+  const control = createControl(sim);
+  const server = new SimulatorServer(sim, control, serverCertificate);
+  const running = await server.listen(options.port ?? 0);
+  const url = `https://localhost:${running.port}`;
+  if (!options.quiet) {
+    console.error(`[graph-simulator] Entra + Graph simulator on ${url} (127.0.0.1 only), tenant ${sim.tenantId}`);
+  }
+  let stopped = false;
+  return {
+    url,
+    graphBaseUrl: url,
+    authorityHost: url,
+    ca: serverCertificate.certPem,
+    tenantId: sim.tenantId,
+    clientId: sim.secretApp.clientId,
+    clientSecret: sim.secretApp.credential.secret,
+    certificate: { clientId: sim.certificateApp.clientId, pem: clientCertificate.pem },
+    control,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await running.close();
+    },
+  };
+}

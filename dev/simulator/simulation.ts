@@ -1,0 +1,197 @@
+import { AppCatalog } from './chat-rules';
+import { ChatStore } from './chat-store';
+import { Directory } from './directory';
+import { EntraSimulator, GRAPH_APP_ROLES, RegisteredApp } from './entra';
+import { FaultBook } from './faults';
+import { RequestLog } from './request-log';
+import { SeededRandom, streamFor } from './seeded-random';
+import { Clock, Throttle } from './throttle';
+import { ClientCredentialCertificate } from './tls';
+import {
+  DEFAULT_OPERATION_TIMINGS,
+  OperationFate,
+  OperationTimings,
+  parseOperationFate,
+  parseOperationTimings,
+} from './operations';
+
+/** All the simulator's state and settings, with no sockets: the server and the control API both work on this. */
+
+export interface SimulationSettings {
+  tenantRps: number;
+  /** Retry-After with millisecond decimals (e.g. 0.5) instead of whole seconds. */
+  retryAfterDecimal: boolean;
+  operationTimings: OperationTimings;
+  defaultOperationFate: OperationFate;
+  tokenLifetimeSeconds: number;
+  grantedRoles: string[];
+  newHireReplicationSeconds: number;
+  requestLogLimit: number;
+}
+
+export interface SimulationOptions {
+  seed: number;
+  tenantRps: number;
+  operationTimings?: Partial<OperationTimings>;
+  clientCertificate: ClientCredentialCertificate;
+  clock?: Clock;
+}
+
+export const DEFAULT_REQUEST_LOG_LIMIT = 100_000;
+
+export class Simulation {
+  readonly clock: Clock;
+  readonly tenantId: string;
+  readonly secretApp: RegisteredApp & { credential: { kind: 'secret'; secret: string } };
+  readonly certificateApp: RegisteredApp;
+  readonly directory: Directory;
+  readonly catalog = new AppCatalog();
+  readonly store: ChatStore;
+  readonly entra: EntraSimulator;
+  readonly throttle: Throttle;
+  readonly faults = new FaultBook();
+  readonly log: RequestLog;
+  readonly requestIds: SeededRandom;
+  throttled = 0;
+  private readonly initialSettings: SimulationSettings;
+  private current: SimulationSettings;
+
+  constructor(options: SimulationOptions) {
+    this.clock = options.clock ?? Date.now;
+    const identities = streamFor(options.seed, 'identities');
+    this.tenantId = identities.guid();
+    this.secretApp = {
+      clientId: identities.guid(),
+      displayName: 'chat-provisioner (simulated, secret)',
+      servicePrincipalId: identities.guid(),
+      credential: { kind: 'secret', secret: `sim8Q~${identities.text(34)}` },
+    };
+    this.certificateApp = {
+      clientId: identities.guid(),
+      displayName: 'chat-provisioner (simulated, certificate)',
+      servicePrincipalId: identities.guid(),
+      credential: { kind: 'certificate', certificate: options.clientCertificate },
+    };
+    this.initialSettings = {
+      tenantRps: options.tenantRps,
+      retryAfterDecimal: false,
+      operationTimings: parseOperationTimings(options.operationTimings ?? {}, DEFAULT_OPERATION_TIMINGS),
+      defaultOperationFate: { kind: 'succeed' },
+      tokenLifetimeSeconds: 3599,
+      grantedRoles: [...GRAPH_APP_ROLES],
+      newHireReplicationSeconds: 30,
+      requestLogLimit: DEFAULT_REQUEST_LOG_LIMIT,
+    };
+    this.current = { ...this.initialSettings };
+    this.directory = new Directory({
+      homeTenantId: this.tenantId,
+      newHireReplicationMs: this.current.newHireReplicationSeconds * 1000,
+    });
+    this.store = new ChatStore(
+      this.tenantId,
+      streamFor(options.seed, 'chat-ids'),
+      streamFor(options.seed, 'operation-ids'),
+    );
+    this.entra = new EntraSimulator(
+      {
+        tenantId: this.tenantId,
+        domains: ['contoso.onmicrosoft.com', 'contoso.com'],
+        apps: [this.secretApp, this.certificateApp],
+      },
+      streamFor(options.seed, 'entra'),
+    );
+    this.throttle = new Throttle(this.current.tenantRps, this.clock);
+    this.log = new RequestLog(this.current.requestLogLimit);
+    this.requestIds = streamFor(options.seed, 'request-ids');
+    this.apply(this.current);
+  }
+
+  get settings(): SimulationSettings {
+    return {
+      ...this.current,
+      operationTimings: { ...this.current.operationTimings },
+      grantedRoles: [...this.current.grantedRoles],
+    };
+  }
+
+  /** Validates a partial settings patch (as JSON from the control API) and applies it whole or not at all. */
+  configure(patch: unknown): SimulationSettings {
+    if (patch === null || typeof patch !== 'object') throw new TypeError('config must be an object');
+    const p = patch as Record<string, unknown>;
+    const next: SimulationSettings = { ...this.current };
+    const known = new Set([
+      'tenantRps',
+      'retryAfterDecimal',
+      'operationTimings',
+      'defaultOperationFate',
+      'tokenLifetimeSeconds',
+      'grantedRoles',
+      'newHireReplicationSeconds',
+      'requestLogLimit',
+    ]);
+    const unknown = Object.keys(p).filter((k) => !known.has(k));
+    if (unknown.length > 0) throw new TypeError(`unknown config keys: ${unknown.join(', ')}`);
+    if (p.tenantRps !== undefined) {
+      if (typeof p.tenantRps !== 'number' || !(p.tenantRps > 0)) throw new TypeError('tenantRps must be a number > 0');
+      next.tenantRps = p.tenantRps;
+    }
+    if (p.retryAfterDecimal !== undefined) {
+      if (typeof p.retryAfterDecimal !== 'boolean') throw new TypeError('retryAfterDecimal must be a boolean');
+      next.retryAfterDecimal = p.retryAfterDecimal;
+    }
+    next.operationTimings = parseOperationTimings(p.operationTimings, this.current.operationTimings);
+    if (p.defaultOperationFate !== undefined) next.defaultOperationFate = parseOperationFate(p.defaultOperationFate);
+    if (p.tokenLifetimeSeconds !== undefined) {
+      if (typeof p.tokenLifetimeSeconds !== 'number' || !(p.tokenLifetimeSeconds >= 0)) {
+        throw new TypeError('tokenLifetimeSeconds must be a number >= 0');
+      }
+      next.tokenLifetimeSeconds = p.tokenLifetimeSeconds;
+    }
+    if (p.grantedRoles !== undefined) {
+      if (!Array.isArray(p.grantedRoles) || !p.grantedRoles.every((r) => typeof r === 'string')) {
+        throw new TypeError('grantedRoles must be a list of strings');
+      }
+      next.grantedRoles = [...(p.grantedRoles as string[])];
+    }
+    if (p.newHireReplicationSeconds !== undefined) {
+      if (typeof p.newHireReplicationSeconds !== 'number' || !(p.newHireReplicationSeconds >= 0)) {
+        throw new TypeError('newHireReplicationSeconds must be a number >= 0');
+      }
+      next.newHireReplicationSeconds = p.newHireReplicationSeconds;
+    }
+    if (p.requestLogLimit !== undefined) {
+      if (typeof p.requestLogLimit !== 'number' || !Number.isInteger(p.requestLogLimit) || p.requestLogLimit < 1) {
+        throw new TypeError('requestLogLimit must be an integer >= 1');
+      }
+      next.requestLogLimit = p.requestLogLimit;
+    }
+    this.apply(next);
+    return this.settings;
+  }
+
+  /** Clears chats, operations, requests, faults, chaos, buckets and counters; settings and users only when asked. */
+  reset(options: { config?: boolean; users?: boolean } = {}): void {
+    this.store.reset();
+    this.log.clear();
+    this.log.resetCounters();
+    this.faults.reset();
+    this.throttle.reset();
+    this.throttled = 0;
+    this.entra.tokensIssued = 0;
+    if (options.users) {
+      this.directory.reset();
+      this.catalog.reset();
+    }
+    if (options.config) this.apply({ ...this.initialSettings });
+  }
+
+  private apply(next: SimulationSettings): void {
+    const previous = this.current;
+    this.current = next;
+    if (next.tenantRps !== previous.tenantRps) this.throttle.setRate(next.tenantRps);
+    if (next.requestLogLimit !== previous.requestLogLimit) this.log.setLimit(next.requestLogLimit);
+    this.entra.tokenLifetimeSeconds = next.tokenLifetimeSeconds;
+    this.entra.grantedRoles = [...next.grantedRoles];
+    this.directory.newHireReplicationMs = next.newHireReplicationSeconds * 1000;
+  }
+}
