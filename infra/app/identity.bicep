@@ -1,0 +1,18 @@
+// User-assigned managed identity: the app's one identity for storage, Key Vault, App Insights and
+// (in managedIdentity mode) Microsoft Graph. User-assigned so role assignments and Graph app roles
+// can be granted before the function app exists and survive re-creating it.
+
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output name string = identity.name
+output clientId string = identity.properties.clientId
+output principalId string = identity.properties.principalId
