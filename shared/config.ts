@@ -118,16 +118,10 @@ const envSchema = z.object({
   AzureWebJobsStorage__tableServiceUri: optionalString,
   AzureWebJobsStorage__clientId: optionalString,
   GRAPH_TENANT_ID: optionalString.pipe(
-    z
-      .string()
-      .regex(GUID, 'GRAPH_TENANT_ID must be the directory (tenant) id, a GUID')
-      .optional(),
+    z.string().regex(GUID, 'GRAPH_TENANT_ID must be the directory (tenant) id, a GUID').optional(),
   ),
   GRAPH_CLIENT_ID: optionalString.pipe(
-    z
-      .string()
-      .regex(GUID, 'GRAPH_CLIENT_ID must be the application (client) id, a GUID')
-      .optional(),
+    z.string().regex(GUID, 'GRAPH_CLIENT_ID must be the application (client) id, a GUID').optional(),
   ),
   GRAPH_CLIENT_SECRET: optionalString,
   GRAPH_CLIENT_CERTIFICATE_PATH: optionalString,
@@ -147,9 +141,7 @@ const envSchema = z.object({
   ),
   GRAPH_MAX_RPS: optionalString.pipe(positiveNumber('GRAPH_MAX_RPS', 1000).optional()),
   NEW_USER_GRACE_MINUTES: optionalString.pipe(positiveNumber('NEW_USER_GRACE_MINUTES', 7 * 24 * 60).optional()),
-  OPERATION_DEADLINE_MINUTES: optionalString.pipe(
-    positiveNumber('OPERATION_DEADLINE_MINUTES', 7 * 24 * 60).optional(),
-  ),
+  OPERATION_DEADLINE_MINUTES: optionalString.pipe(positiveNumber('OPERATION_DEADLINE_MINUTES', 7 * 24 * 60).optional()),
   POLL_SCHEDULE: optionalString.pipe(
     z
       .string()
@@ -162,7 +154,11 @@ const envSchema = z.object({
     secretMatching('WEBHOOK_SIGNING_SECRET', /^whsec_[A-Za-z0-9+/=]{16,}$/, 'must look like whsec_<base64>').optional(),
   ),
   CALLBACK_SIGNING_SECRET: optionalString.pipe(
-    secretMatching('CALLBACK_SIGNING_SECRET', /^whsec_[A-Za-z0-9+/=]{16,}$/, 'must look like whsec_<base64>').optional(),
+    secretMatching(
+      'CALLBACK_SIGNING_SECRET',
+      /^whsec_[A-Za-z0-9+/=]{16,}$/,
+      'must look like whsec_<base64>',
+    ).optional(),
   ),
   CALLBACK_ALLOWED_HOSTS: optionalString,
   ALLOW_LOCALHOST_CALLBACKS: optionalString.pipe(
@@ -239,7 +235,10 @@ export function loadConfig(env: Env): Config {
     .filter(Boolean);
   for (const host of allowedHosts) {
     if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/.test(host)) {
-      problems.push({ setting: 'CALLBACK_ALLOWED_HOSTS', message: `"${host}" is not a host name (e.g. hooks.contoso.com)` });
+      problems.push({
+        setting: 'CALLBACK_ALLOWED_HOSTS',
+        message: `"${host}" is not a host name (e.g. hooks.contoso.com)`,
+      });
     }
   }
 
@@ -339,7 +338,11 @@ function resolveStorage(values: Values, problems: ConfigProblem[]): StorageConfi
   return { kind: 'identity', queueServiceUri, tableServiceUri, clientId: values.AzureWebJobsStorage__clientId };
 }
 
-function resolveGraphCredential(values: Values, env: Env, problems: ConfigProblem[]): GraphCredentialConfig | undefined {
+function resolveGraphCredential(
+  values: Values,
+  env: Env,
+  problems: ConfigProblem[],
+): GraphCredentialConfig | undefined {
   const tenantId = values.GRAPH_TENANT_ID;
   const clientId = values.GRAPH_CLIENT_ID;
   const secret = values.GRAPH_CLIENT_SECRET;
@@ -353,7 +356,8 @@ function resolveGraphCredential(values: Values, env: Env, problems: ConfigProble
   }
   if (secret || certificatePath) {
     for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID'] as const) {
-      if (!env[name]?.trim()) problems.push({ setting: name, message: 'is required with a client secret or certificate' });
+      if (!env[name]?.trim())
+        problems.push({ setting: name, message: 'is required with a client secret or certificate' });
     }
     if (!tenantId || !clientId) return undefined;
     return secret

@@ -136,10 +136,19 @@ export interface GraphInstalledApp {
   [key: string]: unknown;
 }
 
+/** Fields the store keeps that the API never shows. */
+const INTERNAL_FIELDS = [
+  'graphBody',
+  'payloadHash',
+  'attemptStartedAt',
+  'graceStartedAt',
+  'outcomeUnknownSince',
+  'transientFailures',
+] as const satisfies readonly (keyof ChatRequest)[];
+
 /** The API view of a stored request (drops internal fields). */
 export function toResource(request: ChatRequest): ChatRequestResource {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { graphBody, payloadHash, attemptStartedAt, graceStartedAt, outcomeUnknownSince, transientFailures, ...resource } =
-    request;
-  return resource;
+  const resource: Record<string, unknown> = { ...request };
+  for (const field of INTERNAL_FIELDS) delete resource[field];
+  return resource as unknown as ChatRequestResource;
 }

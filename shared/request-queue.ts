@@ -41,7 +41,10 @@ export function parseRequestMessage(input: unknown): ParsedMessage {
   }
   const parsed = messageSchema.safeParse(value);
   if (!parsed.success) {
-    return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') };
+    return {
+      ok: false,
+      reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '),
+    };
   }
   return { ok: true, value: parsed.data };
 }

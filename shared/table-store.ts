@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { TableClient, TableEntity, TableEntityResult, odata } from '@azure/data-tables';
-import { AlreadyExistsError, asStorageError, ConcurrencyConflictError, isConflict, isNotFound, isPreconditionFailed } from './errors';
+import {
+  AlreadyExistsError,
+  asStorageError,
+  ConcurrencyConflictError,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+} from './errors';
 import { lowestIdAt } from './ids';
 import { ChatRequest, State } from './model';
 import {
@@ -166,7 +173,9 @@ export class TableRequestStore implements RequestStore {
     let more = false;
     try {
       const pages = this.table
-        .listEntities<Record<string, unknown>>({ queryOptions: { filter: clauses.join(' and '), select: ['requestId'] } })
+        .listEntities<Record<string, unknown>>({
+          queryOptions: { filter: clauses.join(' and '), select: ['requestId'] },
+        })
         .byPage({ maxPageSize: Math.min(query.top, 1000) });
       outer: for await (const page of pages) {
         const rows = await Promise.all(

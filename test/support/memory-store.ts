@@ -60,7 +60,12 @@ export class MemoryRequestStore implements RequestStore {
       .map((r) => r.value)
       .filter((r) => r.state === state)
       .filter((r) => {
-        const due = state === State.pending ? r.operation?.nextCheckAt : state === State.creating ? r.attemptStartedAt : r.nextAttemptAt;
+        const due =
+          state === State.pending
+            ? r.operation?.nextCheckAt
+            : state === State.creating
+              ? r.attemptStartedAt
+              : r.nextAttemptAt;
         return Date.parse(due ?? r.updatedAt) <= now.getTime();
       })
       .slice(0, limit)
@@ -76,7 +81,10 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   async listUnsent(olderThan: Date, limit: number): Promise<string[]> {
-    return [...this.unsent.entries()].filter(([, at]) => at <= olderThan).slice(0, limit).map(([id]) => id);
+    return [...this.unsent.entries()]
+      .filter(([, at]) => at <= olderThan)
+      .slice(0, limit)
+      .map(([id]) => id);
   }
 
   async scheduleCallback(id: string, dueAt: Date): Promise<void> {
@@ -88,7 +96,10 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   async listDueCallbacks(now: Date, limit: number): Promise<string[]> {
-    return [...this.callbacks.entries()].filter(([, at]) => at <= now).slice(0, limit).map(([id]) => id);
+    return [...this.callbacks.entries()]
+      .filter(([, at]) => at <= now)
+      .slice(0, limit)
+      .map(([id]) => id);
   }
 
   async dropIndexEntry(): Promise<void> {}
@@ -122,4 +133,3 @@ export class MemoryFleetRateStore implements FleetRateStore {
     return [...this.instances.values()].filter((t) => now - t < 15_000).length;
   }
 }
-

@@ -1,6 +1,7 @@
 import { ConfigError, DEFAULTS, loadConfig, pollSchedule, queueNames } from '../../shared/config';
 
-const storage = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1';
+const storage =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -10,15 +11,31 @@ describe('loadConfig', () => {
       poisonQueueName: 'chat-requests-poison',
       tableName: 'ChatRequests',
       pollSchedule: DEFAULTS.POLL_SCHEDULE,
-      graph: { baseUrl: 'https://graph.microsoft.com', authorityHost: 'https://login.microsoftonline.com', maxRps: 20, credential: { kind: 'managedIdentity' } },
+      graph: {
+        baseUrl: 'https://graph.microsoft.com',
+        authorityHost: 'https://login.microsoftonline.com',
+        maxRps: 20,
+        credential: { kind: 'managedIdentity' },
+      },
     });
   });
 
   it('chooses the credential from what is set', () => {
-    const ids = { GRAPH_TENANT_ID: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1', GRAPH_CLIENT_ID: '82af01c5-f7cc-4a2e-a728-3a5df21afd9d' };
-    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_SECRET: 's' }).graph.credential.kind).toBe('clientSecret');
-    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_CERTIFICATE_PATH: '/x.pem' }).graph.credential.kind).toBe('clientCertificate');
-    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids }).graph.credential).toEqual({ kind: 'managedIdentity', ...{ tenantId: ids.GRAPH_TENANT_ID, clientId: ids.GRAPH_CLIENT_ID } });
+    const ids = {
+      GRAPH_TENANT_ID: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1',
+      GRAPH_CLIENT_ID: '82af01c5-f7cc-4a2e-a728-3a5df21afd9d',
+    };
+    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_SECRET: 's' }).graph.credential.kind).toBe(
+      'clientSecret',
+    );
+    expect(
+      loadConfig({ AzureWebJobsStorage: storage, ...ids, GRAPH_CLIENT_CERTIFICATE_PATH: '/x.pem' }).graph.credential
+        .kind,
+    ).toBe('clientCertificate');
+    expect(loadConfig({ AzureWebJobsStorage: storage, ...ids }).graph.credential).toEqual({
+      kind: 'managedIdentity',
+      ...{ tenantId: ids.GRAPH_TENANT_ID, clientId: ids.GRAPH_CLIENT_ID },
+    });
   });
 
   it('names every problem at once and never echoes a secret', () => {
@@ -40,14 +57,23 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const settings = (error as ConfigError).problems.map((p) => p.setting);
     expect(settings).toEqual(
-      expect.arrayContaining(['GRAPH_TENANT_ID', 'GRAPH_BASE_URL', 'GRAPH_MAX_RPS', 'CHAT_REQUESTS_QUEUE', 'POLL_SCHEDULE', 'WEBHOOK_SIGNING_SECRET']),
+      expect.arrayContaining([
+        'GRAPH_TENANT_ID',
+        'GRAPH_BASE_URL',
+        'GRAPH_MAX_RPS',
+        'CHAT_REQUESTS_QUEUE',
+        'POLL_SCHEDULE',
+        'WEBHOOK_SIGNING_SECRET',
+      ]),
     );
     expect((error as Error).message).not.toContain('super-secret-value');
     expect((error as Error).message).not.toContain('plain-secret');
   });
 
   it('reports missing storage and a secret without ids', () => {
-    expect(() => loadConfig({ GRAPH_CLIENT_SECRET: 'x' })).toThrow(/AzureWebJobsStorage[\s\S]*GRAPH_TENANT_ID[\s\S]*GRAPH_CLIENT_ID|GRAPH_TENANT_ID[\s\S]*AzureWebJobsStorage/);
+    expect(() => loadConfig({ GRAPH_CLIENT_SECRET: 'x' })).toThrow(
+      /AzureWebJobsStorage[\s\S]*GRAPH_TENANT_ID[\s\S]*GRAPH_CLIENT_ID|GRAPH_TENANT_ID[\s\S]*AzureWebJobsStorage/,
+    );
   });
 
   it('accepts identity-based storage settings', () => {

@@ -4,7 +4,9 @@ import { MemoryRequestStore } from '../support/memory-store';
 
 describe('the state map', () => {
   it('allows exactly the documented moves', () => {
-    const allowed = STATES.flatMap((from) => STATES.filter((to) => canTransition(from, to)).map((to) => `${from}→${to}`));
+    const allowed = STATES.flatMap((from) =>
+      STATES.filter((to) => canTransition(from, to)).map((to) => `${from}→${to}`),
+    );
     expect(allowed.sort()).toEqual(
       [
         'queued→queued',
@@ -28,7 +30,9 @@ describe('the state map', () => {
     const store = new MemoryRequestStore();
     const created = await store.create(request(State.succeeded));
     // Act / Assess
-    await expect(transition(store, created, State.queued, {}, new Date())).rejects.toBeInstanceOf(IllegalTransitionError);
+    await expect(transition(store, created, State.queued, {}, new Date())).rejects.toBeInstanceOf(
+      IllegalTransitionError,
+    );
     expect((await store.get(created.value.id))?.value.state).toBe(State.succeeded);
   });
 

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import {
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  TokenCredential,
+} from '@azure/identity';
+import {
+  AuthenticationHandler,
+  Client,
+  GraphError,
+  HTTPMessageHandler,
+  ResponseType,
+  TelemetryHandler,
+} from '@microsoft/microsoft-graph-client';
+import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
+import { Agent as UndiciAgent } from 'undici';
+import type { Config } from './config';
+import type { GraphCreateChatBody } from './model';
+
+/**
+ * The Graph adapter: one credential and one Graph client per process.
+ *
+ * Retry layers on the POST /chats path (exactly one decides):
+ *   1. Graph SDK middleware: Authentication → Telemetry → HTTP. The SDK's RetryHandler (which would
+ *      retry POSTs on 429/503/504 and can duplicate group chats) and RedirectHandler are left out.
+ *   2. fetch (undici): no retries.
+ *   3. @azure/identity: its pipeline retries the *token* request on 5xx/network errors; Graph is not called.
+ *   4. The service's own policy (shared/graph-outcome.ts): re-enqueues the message with a delay. This is
+ *      the only layer that retries Graph writes.
+ *   5. The Functions host retries a message whose function *threw* (maxDequeueCount); the worker only
+ *      throws when storage is down, never for a Graph answer.
+ */
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+export const GRAPH_TIMEOUT_MS = 30_000;
+/** Chat operations are documented under beta only (NOTES.md); the POST stays on v1.0. */
+const OPERATION_VERSION = 'beta';
+
+export interface GraphHeaders {
+  requestId?: string;
+  clientRequestId?: string;
+  retryAfter?: string;
+  location?: string;
+}
+
+/** Everything a Graph call can end in, as data: the decision functions are pure and never see exceptions. */
+export type GraphAnswer =
+  | { kind: 'response'; status: number; headers: GraphHeaders; body: unknown }
+  | { kind: 'network'; code: string; message: string; timedOut: boolean; clientRequestId: string }
+  | { kind: 'token'; code: string; message: string; retryable: boolean; clientRequestId: string };
+
+export interface ChatSummary {
+  id: string;
+  chatType?: string;
+  topic?: string | null;
+  createdDateTime?: string;
+  webUrl?: string;
+  members: { userId?: string; email?: string; tenantId?: string }[];
+}
+
+export interface GraphChats {
+  createChat(body: GraphCreateChatBody, clientRequestId?: string): Promise<GraphAnswer>;
+  getOperation(location: string): Promise<GraphAnswer>;
+  getChat(chatId: string): Promise<GraphAnswer>;
+  /** Group chats of one member created at or after `since` (bounded pages), for adopting a chat we may have made. */
+  listUserChats(
+    user: string,
+    since: Date,
+  ): Promise<{ ok: true; chats: ChatSummary[] } | { ok: false; answer: GraphAnswer }>;
+  /** Absolute URL of an operation from Graph's relative Location header. */
+  resolveLocation(location: string): string;
+}
+
+export function createCredential(config: Config['graph']): TokenCredential {
+  const agent = config.extraCaCerts ? trustAgent(config.extraCaCerts) : undefined;
+  const common = { authorityHost: config.authorityHost, disableInstanceDiscovery: true, ...(agent ? { agent } : {}) };
+  const credential = config.credential;
+  switch (credential.kind) {
+    case 'clientSecret':
+      return new ClientSecretCredential(credential.tenantId, credential.clientId, credential.clientSecret, common);
+    case 'clientCertificate':
+      return new ClientCertificateCredential(
+        credential.tenantId,
+        credential.clientId,
+        { certificatePath: credential.certificatePath },
+        common,
+      );
+    case 'managedIdentity':
+      return credential.clientId
+        ? new ManagedIdentityCredential({ clientId: credential.clientId })
+        : new ManagedIdentityCredential();
+  }
+}
+
+function trustAgent(extraCa: string): HttpsAgent {
+  return new HttpsAgent({ ca: [...rootCertificates, extraCa], keepAlive: true });
+}
+
+export class SdkGraphChats implements GraphChats {
+  private readonly client: Client;
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly credential: TokenCredential,
+    config: Pick<Config['graph'], 'baseUrl' | 'extraCaCerts'>,
+  ) {
+    this.baseUrl = config.baseUrl;
+    const auth = new AuthenticationHandler(
+      new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] }),
+    );
+    const telemetry = new TelemetryHandler();
+    const http = new HTTPMessageHandler();
+    auth.setNext(telemetry);
+    telemetry.setNext(http);
+    const fetchOptions = config.extraCaCerts
+      ? // Node's fetch is undici: a dispatcher that trusts the extra CA (the local simulator's).
+        ({ dispatcher: new UndiciAgent({ connect: { ca: [...rootCertificates, config.extraCaCerts] } }) } as object)
+      : undefined;
+    this.client = Client.initWithMiddleware({
+      middleware: auth,
+      baseUrl: this.baseUrl,
+      customHosts: new Set([new URL(this.baseUrl).hostname]),
+      ...(fetchOptions ? { fetchOptions } : {}),
+    });
+  }
+
+  async createChat(body: GraphCreateChatBody, clientRequestId = randomUUID()): Promise<GraphAnswer> {
+    return this.call('POST', '/chats', clientRequestId, body);
+  }
+
+  async getOperation(location: string): Promise<GraphAnswer> {
+    return this.call('GET', this.resolveLocation(location), randomUUID());
+  }
+
+  async getChat(chatId: string): Promise<GraphAnswer> {
+    return this.call('GET', `/chats/${encodeURIComponent(chatId)}`, randomUUID());
+  }
+
+  async listUserChats(
+    user: string,
+    since: Date,
+  ): Promise<{ ok: true; chats: ChatSummary[] } | { ok: false; answer: GraphAnswer }> {
+    const filter = `chatType eq 'group' and createdDateTime ge ${since.toISOString()}`;
+    let path: string | undefined =
+      `/users/${encodeURIComponent(user)}/chats?$filter=${encodeURIComponent(filter)}&$expand=members&$top=50`;
+    const chats: ChatSummary[] = [];
+    // Bounded: a member with more new group chats than this in the window is not a new hire.
+    for (let page = 0; path && page < 10; page += 1) {
+      const answer = await this.call('GET', path, randomUUID());
+      if (answer.kind !== 'response' || answer.status !== 200) return { ok: false, answer };
+      const body = answer.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
+      for (const raw of body?.value ?? []) chats.push(toChatSummary(raw));
+      path = body?.['@odata.nextLink'];
+    }
+    return { ok: true, chats };
+  }
+
+  resolveLocation(location: string): string {
+    if (/^https:\/\//i.test(location)) return location;
+    const relative = location.startsWith('/') ? location : `/${location}`;
+    return `${this.baseUrl}/${OPERATION_VERSION}${relative}`;
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    path: string,
+    clientRequestId: string,
+    body?: unknown,
+  ): Promise<GraphAnswer> {
+    // Token first, so its failures are told apart from Graph's (the handler then reuses the cached token).
+    try {
+      await this.credential.getToken(GRAPH_SCOPE);
+    } catch (error) {
+      return tokenAnswer(error, clientRequestId);
+    }
+    const request = this.client
+      .api(path)
+      .header('client-request-id', clientRequestId)
+      .header('Prefer', 'include-unknown-enum-members')
+      .option('signal', AbortSignal.timeout(GRAPH_TIMEOUT_MS))
+      .responseType(ResponseType.RAW);
+    try {
+      const response = (await (method === 'POST' ? request.post(body) : request.get())) as Response;
+      return {
+        kind: 'response',
+        status: response.status,
+        headers: {
+          requestId: response.headers.get('request-id') ?? undefined,
+          clientRequestId: response.headers.get('client-request-id') ?? clientRequestId,
+          retryAfter: response.headers.get('retry-after') ?? undefined,
+          location: response.headers.get('location') ?? undefined,
+        },
+        body: await readBody(response),
+      };
+    } catch (error) {
+      return networkAnswer(error, clientRequestId);
+    }
+  }
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function toChatSummary(raw: unknown): ChatSummary {
+  const chat = (raw ?? {}) as Record<string, unknown>;
+  const members = Array.isArray(chat.members) ? chat.members : [];
+  return {
+    id: String(chat.id ?? ''),
+    chatType: typeof chat.chatType === 'string' ? chat.chatType : undefined,
+    topic: typeof chat.topic === 'string' ? chat.topic : null,
+    createdDateTime: typeof chat.createdDateTime === 'string' ? chat.createdDateTime : undefined,
+    webUrl: typeof chat.webUrl === 'string' ? chat.webUrl : undefined,
+    members: members.map((m) => {
+      const member = (m ?? {}) as Record<string, unknown>;
+      return {
+        userId: typeof member.userId === 'string' ? member.userId : undefined,
+        email: typeof member.email === 'string' ? member.email : undefined,
+        tenantId: typeof member.tenantId === 'string' ? member.tenantId : undefined,
+      };
+    }),
+  };
+}
+
+/** Entra error codes that mean the configuration is wrong; retrying cannot help. */
+const PERMANENT_TOKEN_ERRORS = [
+  'invalid_client',
+  'invalid_scope',
+  'unauthorized_client',
+  'invalid_request',
+  'invalid_grant',
+];
+
+export function tokenAnswer(error: unknown, clientRequestId: string): GraphAnswer {
+  const err = error as { name?: string; message?: string; errorResponse?: { error?: string } };
+  const message = err?.message ?? String(error);
+  const code =
+    err?.errorResponse?.error ??
+    PERMANENT_TOKEN_ERRORS.find((c) => message.includes(c)) ??
+    (/AADSTS(7000215|700016|90002|1002012|7000222|700027)/.test(message)
+      ? 'invalid_client'
+      : (err?.name ?? 'token_error'));
+  const permanent =
+    PERMANENT_TOKEN_ERRORS.includes(code) || /AADSTS\d+/.test(message) || err?.name === 'CredentialUnavailableError';
+  return { kind: 'token', code, message: firstLine(message), retryable: !permanent, clientRequestId };
+}
+
+function networkAnswer(error: unknown, clientRequestId: string): GraphAnswer {
+  const err = error as GraphError & { cause?: { code?: string; name?: string; cause?: { code?: string } } };
+  const causeCode = err?.cause?.code ?? err?.cause?.cause?.code;
+  const timedOut =
+    err?.name === 'TimeoutError' ||
+    err?.code === 'TimeoutError' ||
+    err?.code === 'AbortError' ||
+    /aborted|timeout/i.test(err?.message ?? '');
+  return {
+    kind: 'network',
+    code: timedOut ? 'Timeout' : (causeCode ?? err?.code ?? 'NetworkError'),
+    message: firstLine(err?.message ?? String(error)),
+    timedOut,
+    clientRequestId,
+  };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.slice(0, 500);
+}

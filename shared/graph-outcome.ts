@@ -1,0 +1,379 @@
+import type { GraphAnswer } from './graph-client';
+import type { RequestError } from './model';
+
+/**
+ * What each Graph answer does to a request: one pure decision function per call, and the retry
+ * policy for Graph writes (the only one: see the layers in graph-client.ts). docs/operations.md
+ * shows the same table.
+ *
+ * | answer                                   | outcome                                                         |
+ * |------------------------------------------|-----------------------------------------------------------------|
+ * | 201 (or 200) with a chat id              | succeeded                                                       |
+ * | 202 + Location                           | pending (the poller follows the operation)                      |
+ * | 403 no license / 404 user not found      | retried with growing delays for NEW_USER_GRACE_MINUTES, then failed |
+ * | 429                                      | retried after Retry-After (or backoff); all workers slow down    |
+ * | 5xx, 408, timeout, connection reset      | retried with backoff up to MAX_TRANSIENT_FAILURES; outcome unknown |
+ * | token error: invalid_client, …           | failed: configuration, with what to fix                          |
+ * | token endpoint down                      | retried like 5xx (Graph was not called)                          |
+ * | other 4xx                                | failed with Graph's code, message and request ids                |
+ */
+
+export const MAX_TRANSIENT_FAILURES = 8;
+const TRANSIENT_BASE_MS = 5_000;
+const TRANSIENT_CAP_MS = 15 * 60_000;
+const THROTTLE_BASE_MS = 1_000;
+const THROTTLE_CAP_MS = 60_000;
+const GRACE_MIN_DELAY_MS = 60_000;
+const GRACE_MAX_DELAY_MS = 30 * 60_000;
+
+export type CreateOutcome =
+  | { kind: 'succeeded'; chat: { id: string; webUrl?: string; createdDateTime?: string; tenantId?: string } }
+  | { kind: 'pending'; location: string }
+  | {
+      kind: 'retry';
+      delayMs: number;
+      error: RequestError;
+      /** Graph may have made the chat (5xx/timeout/reset after sending): look before posting again. */
+      outcomeUnknown: boolean;
+      /** 429: every worker slows down for this long (ms). */
+      throttledForMs?: number;
+      counts: 'transient' | 'grace' | 'throttle';
+    }
+  | { kind: 'failed'; error: RequestError };
+
+export interface CreateContext {
+  now: Date;
+  /** When the grace window for a not-yet-replicated user started (first 403/404), if it has. */
+  graceStartedAt?: string;
+  graceMinutes: number;
+  transientFailures: number;
+  /** Consecutive 429s for this request (grows the backoff when Graph sends no Retry-After). */
+  throttles: number;
+  random: () => number;
+}
+
+interface GraphErrorBody {
+  error?: { code?: string; message?: string; innerError?: Record<string, string> };
+}
+
+export function graphError(answer: GraphAnswer, fallbackCode: string): RequestError {
+  switch (answer.kind) {
+    case 'token':
+      return {
+        code: answer.code,
+        message: tokenHint(answer.code, answer.message),
+        retryable: answer.retryable,
+        clientRequestId: answer.clientRequestId,
+      };
+    case 'network':
+      return {
+        code: answer.code,
+        message: answer.timedOut ? 'Graph did not answer in time' : `Could not reach Graph: ${answer.message}`,
+        retryable: true,
+        clientRequestId: answer.clientRequestId,
+      };
+    case 'response': {
+      const body = (answer.body ?? {}) as GraphErrorBody;
+      const inner = body.error?.innerError ?? {};
+      return {
+        code: body.error?.code ?? fallbackCode,
+        message: body.error?.message ?? `Graph answered ${answer.status}`,
+        httpStatus: answer.status,
+        retryable: false,
+        graphRequestId: answer.headers.requestId ?? inner['request-id'],
+        clientRequestId: answer.headers.clientRequestId ?? inner['client-request-id'],
+      };
+    }
+  }
+}
+
+function tokenHint(code: string, message: string): string {
+  const hints: Record<string, string> = {
+    invalid_client:
+      'Entra ID refused the app credentials: check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and the client secret or certificate (expired or wrong?)',
+    unauthorized_client: 'The app is not allowed to use client credentials in this tenant: check the app registration',
+    invalid_scope: 'Entra ID refused the scope https://graph.microsoft.com/.default: check the app registration',
+    CredentialUnavailableError:
+      'No managed identity is available: set GRAPH_CLIENT_SECRET or a certificate, or run where one exists',
+  };
+  const hint = hints[code] ?? 'Could not get a token for Microsoft Graph';
+  return `${hint}. (${message})`;
+}
+
+/** Seconds, possibly fractional ("2.128"), or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
+}
+
+/** Exponential backoff with full jitter. */
+export function backoff(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function isLicenseProblem(answer: GraphAnswer): boolean {
+  if (answer.kind !== 'response' || answer.status !== 403) return false;
+  const message = ((answer.body ?? {}) as GraphErrorBody).error?.message ?? '';
+  return /license/i.test(message);
+}
+
+export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
+  if (answer.kind === 'token') {
+    const error = graphError(answer, 'token_error');
+    return answer.retryable ? transient(error, false, ctx) : { kind: 'failed', error };
+  }
+  if (answer.kind === 'network') return transient(graphError(answer, 'NetworkError'), true, ctx);
+
+  const { status } = answer;
+  if (status === 201 || status === 200) {
+    const chat = (answer.body ?? {}) as Record<string, unknown>;
+    if (typeof chat.id !== 'string' || chat.id === '') {
+      return transient(
+        { ...graphError(answer, 'InvalidGraphAnswer'), message: 'Graph answered without a chat id' },
+        true,
+        ctx,
+      );
+    }
+    return {
+      kind: 'succeeded',
+      chat: {
+        id: chat.id,
+        webUrl: optionalString(chat.webUrl),
+        createdDateTime: optionalString(chat.createdDateTime),
+        tenantId: optionalString(chat.tenantId),
+      },
+    };
+  }
+  if (status === 202) {
+    const location = answer.headers.location;
+    if (!location) {
+      return transient(
+        { ...graphError(answer, 'InvalidGraphAnswer'), message: 'Graph answered 202 without a Location' },
+        true,
+        ctx,
+      );
+    }
+    return { kind: 'pending', location };
+  }
+  if (status === 429) {
+    const retryAfter = parseRetryAfter(answer.headers.retryAfter, ctx.now);
+    const delayMs = retryAfter ?? backoff(ctx.throttles, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random);
+    return {
+      kind: 'retry',
+      delayMs,
+      error: { ...graphError(answer, 'TooManyRequests'), retryable: true },
+      outcomeUnknown: false,
+      throttledForMs: delayMs,
+      counts: 'throttle',
+    };
+  }
+  if (isLicenseProblem(answer) || status === 404) {
+    return grace(answer, ctx);
+  }
+  if (status >= 500 || status === 408) {
+    const error = { ...graphError(answer, 'ServiceUnavailable'), retryable: true };
+    const retryAfter = parseRetryAfter(answer.headers.retryAfter, ctx.now);
+    const outcome = transient(error, true, ctx);
+    if (outcome.kind === 'retry' && retryAfter !== undefined) outcome.delayMs = Math.max(outcome.delayMs, retryAfter);
+    return outcome;
+  }
+  if (status === 403) {
+    const error = graphError(answer, 'Forbidden');
+    return {
+      kind: 'failed',
+      error: {
+        ...error,
+        message: `${error.message} (check that the app has the Chat.Create application permission with admin consent)`,
+      },
+    };
+  }
+  return { kind: 'failed', error: graphError(answer, 'BadRequest') };
+}
+
+function transient(error: RequestError, outcomeUnknown: boolean, ctx: CreateContext): CreateOutcome {
+  if (ctx.transientFailures + 1 >= MAX_TRANSIENT_FAILURES) {
+    return {
+      kind: 'failed',
+      error: {
+        ...error,
+        retryable: false,
+        message: `${error.message} (gave up after ${MAX_TRANSIENT_FAILURES} attempts)`,
+      },
+    };
+  }
+  return {
+    kind: 'retry',
+    delayMs: backoff(ctx.transientFailures, TRANSIENT_BASE_MS, TRANSIENT_CAP_MS, ctx.random),
+    error: { ...error, retryable: true },
+    outcomeUnknown,
+    counts: 'transient',
+  };
+}
+
+function grace(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
+  const error = graphError(answer, answer.kind === 'response' && answer.status === 404 ? 'NotFound' : 'Forbidden');
+  const started = ctx.graceStartedAt ? Date.parse(ctx.graceStartedAt) : ctx.now.getTime();
+  const elapsed = ctx.now.getTime() - started;
+  const windowMs = ctx.graceMinutes * 60_000;
+  const what = isLicenseProblem(answer)
+    ? 'a member has no Teams license (Graph: "Failed to get license information for the user"); assign an Office 365 / Teams license'
+    : 'a member was not found in the directory; check the UPN or object id';
+  if (elapsed >= windowMs) {
+    return {
+      kind: 'failed',
+      error: {
+        ...error,
+        retryable: false,
+        message: `${what}. Retried for ${ctx.graceMinutes} minutes (NEW_USER_GRACE_MINUTES) in case the user was new. Graph: ${error.message}`,
+      },
+    };
+  }
+  // Growing delays: about half the time waited so far, between 1 and 30 minutes, never past the window.
+  const delayMs = Math.min(
+    Math.max(GRACE_MIN_DELAY_MS, elapsed / 2),
+    GRACE_MAX_DELAY_MS,
+    Math.max(1000, windowMs - elapsed),
+  );
+  return {
+    kind: 'retry',
+    delayMs: Math.round(delayMs),
+    error: {
+      ...error,
+      retryable: true,
+      message: `${what}; retrying while a new user replicates. Graph: ${error.message}`,
+    },
+    outcomeUnknown: false,
+    counts: 'grace',
+  };
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations (202): what each poll answer does.
+
+export const OPERATION_FIRST_CHECK_MS = 3_000;
+const OPERATION_CHECK_CAP_MS = 30_000;
+
+export type PollOutcome =
+  | { kind: 'wait'; nextCheckInMs: number; status: string; throttledForMs?: number; error?: RequestError }
+  | { kind: 'succeeded'; chatId: string }
+  | { kind: 'vanished'; chatId?: string }
+  | { kind: 'failed'; error: RequestError };
+
+export interface PollContext {
+  now: Date;
+  startedAt: string;
+  checks: number;
+  deadlineMinutes: number;
+  random: () => number;
+  /** Chat id from the Location, the fallback when the operation has no targetResourceId. */
+  chatIdFromLocation?: string;
+}
+
+/** Checks back off from a few seconds towards Microsoft's suggested 30 s. */
+export function nextCheckDelay(checks: number): number {
+  return Math.min(OPERATION_CHECK_CAP_MS, OPERATION_FIRST_CHECK_MS * 2 ** Math.min(checks, 10));
+}
+
+export function chatIdFromLocation(location: string): string | undefined {
+  const match = /chats\('([^']+)'\)|chats\/([^/?]+)/.exec(location);
+  const raw = match?.[1] ?? match?.[2];
+  return raw ? decodeURIComponent(raw) : undefined;
+}
+
+export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOutcome {
+  const pastDeadline = ctx.now.getTime() - Date.parse(ctx.startedAt) > ctx.deadlineMinutes * 60_000;
+  const deadlineFailure: PollOutcome = {
+    kind: 'failed',
+    error: {
+      code: 'OperationTimeout',
+      message: `The chat operation did not finish within ${ctx.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES)`,
+      retryable: false,
+    },
+  };
+
+  if (answer.kind === 'response' && answer.status === 200) {
+    const op = (answer.body ?? {}) as {
+      status?: string;
+      targetResourceId?: string;
+      error?: { code?: string; message?: string };
+    };
+    switch (op.status) {
+      case 'notStarted':
+      case 'inProgress':
+        return pastDeadline
+          ? deadlineFailure
+          : { kind: 'wait', nextCheckInMs: nextCheckDelay(ctx.checks), status: op.status };
+      case 'succeeded': {
+        const chatId = op.targetResourceId || ctx.chatIdFromLocation;
+        if (!chatId) {
+          return {
+            kind: 'failed',
+            error: {
+              code: 'InvalidGraphAnswer',
+              message: 'The operation succeeded but named no chat',
+              retryable: false,
+            },
+          };
+        }
+        return { kind: 'succeeded', chatId };
+      }
+      case 'failed':
+        return {
+          kind: 'failed',
+          error: {
+            ...graphError(answer, 'OperationFailed'),
+            code: op.error?.code ?? 'OperationFailed',
+            message: `The chat operation failed: ${op.error?.message ?? 'Graph gave no reason'}`,
+          },
+        };
+      default:
+        return {
+          kind: 'failed',
+          error: {
+            ...graphError(answer, 'OperationInvalid'),
+            code: 'OperationInvalid',
+            message: `The chat operation ended in status "${op.status ?? 'none'}", which this service cannot act on`,
+          },
+        };
+    }
+  }
+  if (answer.kind === 'response' && answer.status === 404) return { kind: 'vanished', chatId: ctx.chatIdFromLocation };
+
+  const throttled = answer.kind === 'response' && answer.status === 429;
+  const transient =
+    answer.kind === 'network' ||
+    (answer.kind === 'token' && answer.retryable) ||
+    (answer.kind === 'response' && (answer.status >= 500 || answer.status === 408 || throttled));
+  if (transient) {
+    if (pastDeadline) return deadlineFailure;
+    const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, ctx.now) : undefined;
+    const delay =
+      retryAfter ?? Math.max(nextCheckDelay(ctx.checks), backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random));
+    return {
+      kind: 'wait',
+      nextCheckInMs: delay,
+      status: 'unknown',
+      throttledForMs: throttled ? delay : undefined,
+      error: { ...graphError(answer, 'ServiceUnavailable'), retryable: true },
+    };
+  }
+  const error = graphError(answer, 'OperationCheckFailed');
+  return {
+    kind: 'failed',
+    error:
+      answer.kind === 'response' && answer.status === 403
+        ? {
+            ...error,
+            message: `${error.message} (reading chat operations needs Chat.ReadBasic.All with admin consent)`,
+          }
+        : error,
+  };
+}

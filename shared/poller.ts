@@ -1,0 +1,277 @@
+import pLimit from 'p-limit';
+import type { GraphChats } from './graph-client';
+import { chatIdFromLocation, decidePollOutcome, PollOutcome } from './graph-outcome';
+import type { Logger } from './log';
+import { ChatRequest, State } from './model';
+import { isStaleIndexEntry, lostRace, RequestStore, Stored, transition } from './request-store';
+import type { RequestQueue } from './request-queue';
+import type { GraphRateGate } from './throttle';
+import { ATTEMPT_LEASE_MS } from './worker';
+
+/**
+ * One timer tick. It reads only index partitions of work that is due — pending operations whose
+ * next check has come, unsent queue messages, attempts whose worker died — never the history, so
+ * its cost does not grow with the number of finished requests. Every change is a conditional
+ * write: two overlapping ticks update each request once.
+ */
+
+const MAX_PER_TICK = 500;
+const UNSENT_AFTER_MS = 60_000;
+/** A `creating` row this old has lost its worker (its message is gone or poisoned). */
+const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
+
+export interface PollerDeps {
+  store: RequestStore;
+  queue: RequestQueue;
+  graph: GraphChats;
+  gate?: GraphRateGate;
+  deadlineMinutes: number;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+  concurrency?: number;
+  onFinal?: (request: ChatRequest) => Promise<void>;
+}
+
+export interface TickReport {
+  indexRowsRead: number;
+  checked: number;
+  succeeded: number;
+  failed: number;
+  waiting: number;
+  resent: number;
+  recovered: number;
+}
+
+export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
+  const now = deps.now ?? (() => new Date());
+  const report: TickReport = {
+    indexRowsRead: 0,
+    checked: 0,
+    succeeded: 0,
+    failed: 0,
+    waiting: 0,
+    resent: 0,
+    recovered: 0,
+  };
+  const limit = pLimit(deps.concurrency ?? 8);
+
+  const due = await deps.store.listDue(State.pending, now(), MAX_PER_TICK);
+  report.indexRowsRead += due.length;
+  await Promise.all(
+    due.map((entry) =>
+      limit(async () => {
+        const stored = await deps.store.get(entry.id);
+        if (!stored || stored.value.state !== State.pending) {
+          if (isStaleIndexEntry(entry.indexedAt, now())) await deps.store.dropIndexEntry(State.pending, entry.id);
+          return;
+        }
+        const result = await checkOperation(stored, deps, now);
+        if (result) report[result] += 1;
+        report.checked += 1;
+      }),
+    ),
+  );
+
+  report.resent += await sendUnsent(deps, now);
+  report.recovered += await recoverStaleAttempts(deps, now);
+  return report;
+}
+
+async function checkOperation(
+  stored: Stored<ChatRequest>,
+  deps: PollerDeps,
+  now: () => Date,
+): Promise<'succeeded' | 'failed' | 'waiting' | undefined> {
+  const request = stored.value;
+  const operation = request.operation;
+  if (!operation) {
+    await settle(
+      stored,
+      State.failed,
+      { error: { code: 'NoOperation', message: 'Pending without an operation to follow', retryable: false } },
+      deps,
+      now,
+    );
+    return 'failed';
+  }
+  if (operation.nextCheckAt && Date.parse(operation.nextCheckAt) > now().getTime()) return undefined;
+  const admission = deps.gate ? await deps.gate.acquire(0) : { ok: true as const };
+  if (!admission.ok) return undefined;
+
+  const answer = await deps.graph.getOperation(operation.location);
+  const outcome: PollOutcome = decidePollOutcome(answer, {
+    now: now(),
+    startedAt: operation.startedAt ?? request.updatedAt,
+    checks: operation.checks,
+    deadlineMinutes: deps.deadlineMinutes,
+    random: deps.random ?? Math.random,
+    chatIdFromLocation: chatIdFromLocation(operation.location),
+  });
+  deps.log('info', 'graph.pollOperation', {
+    requestId: request.id,
+    attempt: request.attempts,
+    graphRequestId: answer.kind === 'response' ? answer.headers.requestId : undefined,
+    status: answer.kind === 'response' ? answer.status : answer.kind,
+    outcome: outcome.kind,
+  });
+  if (outcome.kind === 'wait' && outcome.throttledForMs !== undefined && deps.gate) {
+    await deps.gate.recordThrottle(outcome.throttledForMs);
+  }
+
+  try {
+    switch (outcome.kind) {
+      case 'wait': {
+        const at = now();
+        await transition(
+          deps.store,
+          stored,
+          State.pending,
+          {
+            operation: {
+              ...operation,
+              status: outcome.status === 'unknown' ? operation.status : outcome.status,
+              checks: operation.checks + 1,
+              nextCheckAt: new Date(at.getTime() + outcome.nextCheckInMs).toISOString(),
+            },
+            error: outcome.error,
+          },
+          at,
+        );
+        return 'waiting';
+      }
+      case 'succeeded':
+        await settle(
+          stored,
+          State.succeeded,
+          {
+            chat: await readChat(outcome.chatId, deps),
+            operation: { ...operation, status: 'succeeded', checks: operation.checks + 1 },
+            error: undefined,
+          },
+          deps,
+          now,
+        );
+        return 'succeeded';
+      case 'vanished': {
+        // The operation is gone: the chat it made (if any) decides.
+        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : undefined;
+        if (chat) {
+          await settle(
+            stored,
+            State.succeeded,
+            { chat, operation: { ...operation, status: 'vanished', checks: operation.checks + 1 }, error: undefined },
+            deps,
+            now,
+          );
+          return 'succeeded';
+        }
+        await settle(
+          stored,
+          State.failed,
+          {
+            operation: { ...operation, status: 'vanished', checks: operation.checks + 1 },
+            error: {
+              code: 'OperationNotFound',
+              message: 'Graph no longer knows the chat operation and the chat does not exist',
+              httpStatus: 404,
+              retryable: false,
+            },
+          },
+          deps,
+          now,
+        );
+        return 'failed';
+      }
+      case 'failed':
+        await settle(
+          stored,
+          State.failed,
+          { operation: { ...operation, status: 'failed', checks: operation.checks + 1 }, error: outcome.error },
+          deps,
+          now,
+        );
+        return 'failed';
+    }
+  } catch (error) {
+    if (lostRace(error)) {
+      deps.log('info', 'poll.lostRace', { requestId: request.id });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function readChat(chatId: string, deps: PollerDeps): Promise<NonNullable<ChatRequest['chat']>> {
+  return (await findChat(chatId, deps)) ?? { id: chatId };
+}
+
+async function findChat(chatId: string, deps: PollerDeps): Promise<ChatRequest['chat'] | undefined> {
+  const answer = await deps.graph.getChat(chatId);
+  if (answer.kind !== 'response' || answer.status !== 200) return undefined;
+  const chat = (answer.body ?? {}) as Record<string, unknown>;
+  return {
+    id: typeof chat.id === 'string' ? chat.id : chatId,
+    webUrl: typeof chat.webUrl === 'string' ? chat.webUrl : undefined,
+    createdDateTime: typeof chat.createdDateTime === 'string' ? chat.createdDateTime : undefined,
+    tenantId: typeof chat.tenantId === 'string' ? chat.tenantId : undefined,
+  };
+}
+
+async function settle(
+  stored: Stored<ChatRequest>,
+  to: typeof State.succeeded | typeof State.failed,
+  changes: Parameters<typeof transition>[3],
+  deps: PollerDeps,
+  now: () => Date,
+): Promise<void> {
+  const done = await transition(deps.store, stored, to, changes, now());
+  deps.log(to === State.failed ? 'warn' : 'info', `request.${to}`, {
+    requestId: done.value.id,
+    attempt: done.value.attempts,
+    code: done.value.error?.code,
+  });
+  if (deps.onFinal) await deps.onFinal(done.value);
+}
+
+/** Rows whose queue message was never confirmed sent (intake lost storage or crashed midway). */
+async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<number> {
+  const ids = await deps.store.listUnsent(new Date(now().getTime() - UNSENT_AFTER_MS), MAX_PER_TICK);
+  let sent = 0;
+  for (const id of ids) {
+    const stored = await deps.store.get(id);
+    if (stored?.value.state === State.queued) {
+      const request = stored.value;
+      const dueIn = Math.max(0, Date.parse(request.nextAttemptAt ?? request.createdAt) - now().getTime());
+      await deps.queue.send({ id, attempt: request.attempts }, dueIn / 1000);
+      deps.log('warn', 'request.messageResent', { requestId: id, attempt: request.attempts });
+      sent += 1;
+    }
+    // A marker without a row is an intake that never finished; nothing was promised to anyone.
+    await deps.store.clearUnsent(id);
+  }
+  return sent;
+}
+
+const recentlyRecovered = new Map<string, number>();
+
+/** `creating` rows whose worker died and whose message is gone: hand them back to the queue. */
+async function recoverStaleAttempts(deps: PollerDeps, now: () => Date): Promise<number> {
+  const at = now().getTime();
+  const stale = await deps.store.listDue(State.creating, new Date(at - STALE_CREATING_MS), MAX_PER_TICK);
+  let recovered = 0;
+  for (const [id, when] of recentlyRecovered) if (at - when > STALE_CREATING_MS) recentlyRecovered.delete(id);
+  for (const entry of stale) {
+    if (recentlyRecovered.has(entry.id)) continue;
+    const stored = await deps.store.get(entry.id);
+    if (stored?.value.state !== State.creating) {
+      if (isStaleIndexEntry(entry.indexedAt, now())) await deps.store.dropIndexEntry(State.creating, entry.id);
+      continue;
+    }
+    await deps.queue.send({ id: entry.id, attempt: stored.value.attempts });
+    recentlyRecovered.set(entry.id, at);
+    deps.log('warn', 'attempt.recovered', { requestId: entry.id, attempt: stored.value.attempts });
+    recovered += 1;
+  }
+  return recovered;
+}

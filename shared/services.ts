@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from '@azure/identity';
+import { QueueClient } from '@azure/storage-queue';
+import { Config, ConfigError, loadConfig } from './config';
+import { isConflict } from './errors';
+import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
+import { RequestQueue, StorageRequestQueue } from './request-queue';
+import { RequestStore } from './request-store';
+import { TableRequestStore } from './table-store';
+import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
+
+/**
+ * The composition root: configuration is validated once and every client is built once per
+ * process, then handed to the use cases. Functions call `services()`; tests build their own.
+ */
+export interface Services {
+  config: Config;
+  store: RequestStore;
+  queue: RequestQueue;
+  poisonQueue: QueueClient;
+  queueClient: QueueClient;
+  table: TableClient;
+  graph: GraphChats;
+  gate: GraphRateGate;
+  /** Resolves once the table and queues exist (created on first use; retried after a failure). */
+  ready(): Promise<void>;
+}
+
+let cached: Services | undefined;
+
+export function services(): Services {
+  cached ??= buildServices(loadConfig(process.env));
+  return cached;
+}
+
+/** The configuration problem, if any, without building anything (health endpoint). */
+export function configProblem(): ConfigError | undefined {
+  try {
+    services();
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+}
+
+export function buildServices(config: Config): Services {
+  const { table, queueClient, poisonQueue } = storageClients(config);
+  const credential = createCredential(config.graph);
+  const gate = new GraphRateGate(aimdSettings(config.graph.maxRps), new TableFleetRateStore(table), randomUUID());
+  let created: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    created ??= ensureStorage(table, queueClient, poisonQueue).catch((error: unknown) => {
+      created = undefined;
+      throw error;
+    });
+    return created;
+  };
+  return {
+    config,
+    store: new TableRequestStore(table),
+    queue: new StorageRequestQueue(queueClient),
+    poisonQueue,
+    queueClient,
+    table,
+    graph: new SdkGraphChats(credential, config.graph),
+    gate,
+    ready,
+  };
+}
+
+function storageClients(config: Config): { table: TableClient; queueClient: QueueClient; poisonQueue: QueueClient } {
+  const storage = config.storage;
+  if (storage.kind === 'connectionString') {
+    // Azurite speaks plain http on loopback; the SDK refuses http unless told.
+    const insecure = /(^UseDevelopmentStorage=true$)|(Endpoint=http:\/\/)/i.test(storage.connectionString);
+    return {
+      table: TableClient.fromConnectionString(storage.connectionString, config.tableName, {
+        allowInsecureConnection: insecure,
+      }),
+      queueClient: new QueueClient(storage.connectionString, config.queueName),
+      poisonQueue: new QueueClient(storage.connectionString, config.poisonQueueName),
+    };
+  }
+  const credential: TokenCredential = storage.clientId
+    ? new ManagedIdentityCredential({ clientId: storage.clientId })
+    : new DefaultAzureCredential();
+  return {
+    table: new TableClient(storage.tableServiceUri, config.tableName, credential),
+    queueClient: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.queueName}`, credential),
+    poisonQueue: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.poisonQueueName}`, credential),
+  };
+}
+
+async function ensureStorage(table: TableClient, queue: QueueClient, poison: QueueClient): Promise<void> {
+  try {
+    await table.createTable();
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+  await queue.createIfNotExists();
+  await poison.createIfNotExists();
+}
+
+/** Tests swap the process's services (e.g. after changing settings). */
+export function resetServices(next?: Services): void {
+  cached = next;
+}

@@ -1,0 +1,319 @@
+import type { ChatSummary, GraphChats } from './graph-client';
+import { CreateOutcome, decideCreateOutcome, graphError, OPERATION_FIRST_CHECK_MS } from './graph-outcome';
+import type { Logger } from './log';
+import { ChatRequest, isFinal, State } from './model';
+import { lostRace, RequestChanges, RequestStore, Stored, transition } from './request-store';
+import { parseRequestMessage, RequestQueue } from './request-queue';
+import type { GraphRateGate } from './throttle';
+import { userFromBind } from './request-schema';
+
+/**
+ * The queue worker: creates each chat exactly once.
+ * - queued → creating is a conditional write, so two deliveries cannot both call Graph.
+ * - The attempt is recorded before Graph is called. A later delivery that finds `creating` after the
+ *   attempt's lease ran out, or a request marked `outcomeUnknownSince`, first looks for the group chat
+ *   the earlier attempt may have made and adopts it instead of posting again (Graph dedupes 1:1 chats).
+ * - Retries are re-enqueued messages with a visibility delay; the function only throws when storage
+ *   is unavailable (then the host redelivers the message).
+ */
+
+/** Longer than a Graph call can take (timeout) plus the writes around it. */
+export const ATTEMPT_LEASE_MS = 2 * 60_000;
+/** Clock skew allowance when looking for a chat made since an attempt started. */
+const LOOKUP_SKEW_MS = 2 * 60_000;
+/** Wait in-process for a send slot up to this long; longer waits go back to the queue. */
+const MAX_IN_PROCESS_WAIT_MS = 2_000;
+
+export interface WorkerDeps {
+  store: RequestStore;
+  queue: RequestQueue;
+  graph: GraphChats;
+  gate: GraphRateGate;
+  graceMinutes: number;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+  /** Called with every request that reached a final state (callbacks). */
+  onFinal?: (request: ChatRequest) => Promise<void>;
+}
+
+export type WorkResult =
+  | 'invalid-message'
+  | 'unknown-request'
+  | 'stale-message'
+  | 'deferred'
+  | 'lost-race'
+  | 'succeeded'
+  | 'adopted'
+  | 'pending'
+  | 'retry'
+  | 'failed';
+
+export async function processRequestMessage(input: unknown, deps: WorkerDeps): Promise<WorkResult> {
+  const now = deps.now ?? (() => new Date());
+  const parsed = parseRequestMessage(input);
+  if (!parsed.ok) {
+    deps.log('warn', 'message.invalid', { reason: parsed.reason });
+    return 'invalid-message';
+  }
+  const message = parsed.value;
+  const stored = await deps.store.get(message.id);
+  if (!stored) {
+    deps.log('warn', 'message.unknownRequest', { requestId: message.id });
+    return 'unknown-request';
+  }
+  const request = stored.value;
+  const fields = { requestId: request.id, attempt: request.attempts };
+
+  if (isFinal(request.state) || request.state === State.pending) {
+    deps.log('info', 'message.stale', { ...fields, state: request.state });
+    return 'stale-message';
+  }
+
+  let owned: Stored<ChatRequest>;
+  try {
+    if (request.state === State.queued) {
+      // Only the message sent for the current attempt counts; older duplicates are dropped.
+      if (message.attempt !== request.attempts) {
+        deps.log('info', 'message.stale', { ...fields, messageAttempt: message.attempt });
+        return 'stale-message';
+      }
+      const dueAt = Math.max(dateMs(request.nextAttemptAt), dateMs(request.notBefore));
+      if (dueAt > now().getTime() + 1000) {
+        await deps.queue.send(message, (dueAt - now().getTime()) / 1000);
+        deps.log('info', 'request.deferred', { ...fields, dueAt: new Date(dueAt).toISOString() });
+        return 'deferred';
+      }
+      const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
+      if (!admission.ok) {
+        await deps.queue.send(message, admission.retryInMs / 1000);
+        deps.log('info', 'request.throttledLocally', { ...fields, retryInMs: admission.retryInMs });
+        return 'deferred';
+      }
+      owned = await transition(
+        deps.store,
+        stored,
+        State.creating,
+        { attempts: request.attempts + 1, attemptStartedAt: now().toISOString(), nextAttemptAt: undefined },
+        now(),
+      );
+    } else {
+      // creating: an earlier attempt is in flight or died. Take over only once its lease has run out.
+      const leaseEnds = dateMs(request.attemptStartedAt) + ATTEMPT_LEASE_MS;
+      if (leaseEnds > now().getTime()) {
+        await deps.queue.send(message, (leaseEnds - now().getTime()) / 1000 + 1);
+        deps.log('info', 'attempt.inFlight', fields);
+        return 'deferred';
+      }
+      const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
+      if (!admission.ok) {
+        await deps.queue.send(message, admission.retryInMs / 1000);
+        return 'deferred';
+      }
+      owned = await transition(
+        deps.store,
+        stored,
+        State.creating,
+        {
+          attempts: request.attempts + 1,
+          attemptStartedAt: now().toISOString(),
+          outcomeUnknownSince: request.outcomeUnknownSince ?? request.attemptStartedAt,
+        },
+        now(),
+      );
+      deps.log('warn', 'attempt.takeover', { requestId: request.id, attempt: owned.value.attempts });
+    }
+  } catch (error) {
+    if (lostRace(error)) {
+      deps.log('info', 'attempt.lostRace', fields);
+      return 'lost-race';
+    }
+    throw error;
+  }
+  return attempt(owned, deps, now);
+}
+
+async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => Date): Promise<WorkResult> {
+  const request = owned.value;
+  const fields = { requestId: request.id, attempt: request.attempts };
+  const random = deps.random ?? Math.random;
+
+  if (request.chatType === 'group' && request.outcomeUnknownSince) {
+    const found = await findEarlierChat(request, deps);
+    if (found.kind === 'found') {
+      deps.log('warn', 'chat.adopted', fields);
+      await finish(
+        owned,
+        State.succeeded,
+        { chat: { id: found.chat.id, webUrl: found.chat.webUrl, createdDateTime: found.chat.createdDateTime } },
+        deps,
+        now,
+      );
+      return 'adopted';
+    }
+    if (found.kind === 'error') {
+      return applyOutcome(
+        owned,
+        decideCreateOutcome(found.answer, context(request, deps, now, random)),
+        deps,
+        now,
+        true,
+      );
+    }
+  }
+
+  const answer = await deps.graph.createChat(request.graphBody);
+  const outcome = decideCreateOutcome(answer, context(request, deps, now, random));
+  if (outcome.kind === 'succeeded' || outcome.kind === 'pending') deps.gate.recordAccepted();
+  if (outcome.kind === 'retry' && outcome.throttledForMs !== undefined)
+    await deps.gate.recordThrottle(outcome.throttledForMs);
+  const graphRequestId = answer.kind === 'response' ? answer.headers.requestId : undefined;
+  deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.createChat', {
+    ...fields,
+    graphRequestId,
+    clientRequestId: answer.kind === 'response' ? answer.headers.clientRequestId : answer.clientRequestId,
+    status: answer.kind === 'response' ? answer.status : answer.kind,
+    outcome: outcome.kind,
+  });
+  return applyOutcome(owned, outcome, deps, now, false);
+}
+
+function context(request: ChatRequest, deps: WorkerDeps, now: () => Date, random: () => number) {
+  return {
+    now: now(),
+    graceStartedAt: request.graceStartedAt,
+    graceMinutes: deps.graceMinutes,
+    transientFailures: request.transientFailures ?? 0,
+    throttles: request.error?.code === 'TooManyRequests' ? Math.max(0, request.attempts - 1) : 0,
+    random,
+  };
+}
+
+async function applyOutcome(
+  owned: Stored<ChatRequest>,
+  outcome: CreateOutcome,
+  deps: WorkerDeps,
+  now: () => Date,
+  fromLookup: boolean,
+): Promise<WorkResult> {
+  const request = owned.value;
+  try {
+    switch (outcome.kind) {
+      case 'succeeded':
+        await finish(owned, State.succeeded, { chat: outcome.chat }, deps, now);
+        return 'succeeded';
+      case 'pending': {
+        const at = now();
+        await transition(
+          deps.store,
+          owned,
+          State.pending,
+          {
+            operation: {
+              location: deps.graph.resolveLocation(outcome.location),
+              status: 'notStarted',
+              checks: 0,
+              startedAt: at.toISOString(),
+              nextCheckAt: new Date(at.getTime() + OPERATION_FIRST_CHECK_MS).toISOString(),
+            },
+            attemptStartedAt: undefined,
+            outcomeUnknownSince: undefined,
+            error: undefined,
+          },
+          at,
+        );
+        return 'pending';
+      }
+      case 'failed':
+        await finish(owned, State.failed, { error: outcome.error }, deps, now);
+        return 'failed';
+      case 'retry': {
+        const at = now();
+        const nextAttemptAt = new Date(at.getTime() + outcome.delayMs).toISOString();
+        const changes: RequestChanges = {
+          nextAttemptAt,
+          error: outcome.error,
+          attemptStartedAt: undefined,
+          // A lookup that failed leaves the earlier unknown outcome in place; a known answer clears it.
+          outcomeUnknownSince:
+            outcome.outcomeUnknown || fromLookup
+              ? (request.outcomeUnknownSince ?? request.attemptStartedAt)
+              : undefined,
+          transientFailures: (request.transientFailures ?? 0) + (outcome.counts === 'transient' ? 1 : 0),
+          graceStartedAt:
+            outcome.counts === 'grace' ? (request.graceStartedAt ?? at.toISOString()) : request.graceStartedAt,
+        };
+        const queued = await transition(deps.store, owned, State.queued, changes, at);
+        await deps.queue.send({ id: request.id, attempt: queued.value.attempts }, outcome.delayMs / 1000);
+        deps.log('info', 'request.retryScheduled', {
+          requestId: request.id,
+          attempt: request.attempts,
+          delayMs: outcome.delayMs,
+          reason: outcome.counts,
+          code: outcome.error.code,
+        });
+        return 'retry';
+      }
+    }
+  } catch (error) {
+    if (lostRace(error)) {
+      deps.log('warn', 'attempt.lostRace', { requestId: request.id, attempt: request.attempts });
+      return 'lost-race';
+    }
+    throw error;
+  }
+}
+
+async function finish(
+  owned: Stored<ChatRequest>,
+  to: typeof State.succeeded | typeof State.failed,
+  changes: RequestChanges,
+  deps: WorkerDeps,
+  now: () => Date,
+): Promise<void> {
+  const done = await transition(
+    deps.store,
+    owned,
+    to,
+    {
+      ...changes,
+      attemptStartedAt: undefined,
+      outcomeUnknownSince: undefined,
+      nextAttemptAt: undefined,
+      ...(to === State.succeeded ? { error: undefined } : {}),
+    },
+    now(),
+  );
+  deps.log(to === State.failed ? 'warn' : 'info', `request.${to}`, {
+    requestId: done.value.id,
+    attempt: done.value.attempts,
+    code: done.value.error?.code,
+    graphRequestId: done.value.error?.graphRequestId,
+  });
+  if (deps.onFinal) await deps.onFinal(done.value);
+}
+
+type Lookup =
+  { kind: 'found'; chat: ChatSummary } | { kind: 'none' } | { kind: 'error'; answer: Parameters<typeof graphError>[0] };
+
+/** Looks for a group chat an earlier attempt may have made: same type, topic and members, created since. */
+async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<Lookup> {
+  const since = new Date(dateMs(request.outcomeUnknownSince) - LOOKUP_SKEW_MS);
+  const wanted = request.graphBody.members.map((m) => (userFromBind(m['user@odata.bind']) ?? '').toLowerCase());
+  const result = await deps.graph.listUserChats(wanted[0] ?? '', since);
+  if (!result.ok) return { kind: 'error', answer: result.answer };
+  const topic = request.graphBody.topic ?? null;
+  const match = result.chats.find((chat) => {
+    if (chat.chatType !== 'group' || (chat.topic ?? null) !== topic) return false;
+    if (chat.members.length !== wanted.length) return false;
+    const have = new Set(
+      chat.members.flatMap((m) => [m.userId?.toLowerCase(), m.email?.toLowerCase()]).filter(Boolean),
+    );
+    return wanted.every((user) => have.has(user));
+  });
+  return match ? { kind: 'found', chat: match } : { kind: 'none' };
+}
+
+function dateMs(value: string | undefined): number {
+  return value ? Date.parse(value) : 0;
+}

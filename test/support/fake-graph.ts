@@ -1,0 +1,38 @@
+import { ChatSummary, GraphAnswer, GraphChats } from '../../shared/graph-client';
+import { GraphCreateChatBody } from '../../shared/model';
+
+/** A scripted fake of the GraphChats port for unit tests (integration tests use the simulator). */
+export class ScriptedGraph implements GraphChats {
+  readonly posts: GraphCreateChatBody[] = [];
+  readonly lookups: { user: string; since: Date }[] = [];
+  createAnswers: GraphAnswer[] = [];
+  operationAnswers: GraphAnswer[] = [];
+  chats: ChatSummary[] = [];
+
+  async createChat(body: GraphCreateChatBody): Promise<GraphAnswer> {
+    this.posts.push(body);
+    return this.createAnswers.shift() ?? created(`19:${this.posts.length}@thread.v2`);
+  }
+  async getOperation(): Promise<GraphAnswer> {
+    return this.operationAnswers.shift() ?? response(200, { status: 'inProgress' });
+  }
+  async getChat(chatId: string): Promise<GraphAnswer> {
+    const chat = this.chats.find((c) => c.id === chatId);
+    return chat ? response(200, chat) : response(404, { error: { code: 'NotFound', message: 'no chat' } });
+  }
+  async listUserChats(user: string, since: Date) {
+    this.lookups.push({ user, since });
+    return { ok: true as const, chats: this.chats };
+  }
+  resolveLocation(location: string): string {
+    return `https://graph.test/beta${location}`;
+  }
+}
+
+export function response(status: number, body?: unknown, headers: Record<string, string> = {}): GraphAnswer {
+  return { kind: 'response', status, body, headers: { requestId: `req-${status}`, ...headers } };
+}
+
+export function created(id: string): GraphAnswer {
+  return response(201, { id, chatType: 'group', webUrl: `https://teams.test/${id}` });
+}

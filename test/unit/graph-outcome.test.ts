@@ -1,0 +1,250 @@
+import { GraphAnswer } from '../../shared/graph-client';
+import {
+  backoff,
+  chatIdFromLocation,
+  CreateContext,
+  decideCreateOutcome,
+  decidePollOutcome,
+  MAX_TRANSIENT_FAILURES,
+  parseRetryAfter,
+} from '../../shared/graph-outcome';
+
+const now = new Date('2026-11-24T12:00:00Z');
+const ctx: CreateContext = { now, graceMinutes: 240, transientFailures: 0, throttles: 0, random: () => 0.5 };
+
+function response(status: number, body?: unknown, headers: Record<string, string> = {}): GraphAnswer {
+  return { kind: 'response', status, body, headers: { requestId: 'req-1', clientRequestId: 'client-1', ...headers } };
+}
+
+function graphErrorBody(code: string, message: string) {
+  return { error: { code, message, innerError: { 'request-id': 'req-1', 'client-request-id': 'client-1' } } };
+}
+
+describe('decideCreateOutcome', () => {
+  it('201 → succeeded with the chat fields', () => {
+    const outcome = decideCreateOutcome(
+      response(201, {
+        id: '19:a_b@unq.gbl.spaces',
+        webUrl: 'https://teams/x',
+        createdDateTime: '2026-01-01T00:00:00Z',
+        tenantId: 't',
+      }),
+      ctx,
+    );
+    expect(outcome).toEqual({
+      kind: 'succeeded',
+      chat: {
+        id: '19:a_b@unq.gbl.spaces',
+        webUrl: 'https://teams/x',
+        createdDateTime: '2026-01-01T00:00:00Z',
+        tenantId: 't',
+      },
+    });
+  });
+
+  it('201 without a chat id is an unknown outcome, retried', () => {
+    const outcome = decideCreateOutcome(response(201, {}), ctx);
+    expect(outcome).toMatchObject({ kind: 'retry', outcomeUnknown: true, counts: 'transient' });
+  });
+
+  it('202 → pending with the Location', () => {
+    const outcome = decideCreateOutcome(response(202, undefined, { location: "/chats('19:x')/operations('op')" }), ctx);
+    expect(outcome).toEqual({ kind: 'pending', location: "/chats('19:x')/operations('op')" });
+  });
+
+  it('400 → failed with Graph code, message and both request ids', () => {
+    const outcome = decideCreateOutcome(
+      response(400, graphErrorBody('BadRequest', "The passed-in role 'member' is not supported.")),
+      ctx,
+    );
+    expect(outcome).toEqual({
+      kind: 'failed',
+      error: {
+        code: 'BadRequest',
+        message: "The passed-in role 'member' is not supported.",
+        httpStatus: 400,
+        retryable: false,
+        graphRequestId: 'req-1',
+        clientRequestId: 'client-1',
+      },
+    });
+  });
+
+  it('403 license → retried inside the grace window, then failed saying so', () => {
+    const body = graphErrorBody(
+      'Forbidden',
+      'Failed to get license information for the user. Ensure user has a valid Office365 license.',
+    );
+    const first = decideCreateOutcome(response(403, body), ctx);
+    expect(first).toMatchObject({ kind: 'retry', counts: 'grace', outcomeUnknown: false });
+    expect(first.kind === 'retry' && first.delayMs).toBeGreaterThanOrEqual(60_000);
+
+    const later = decideCreateOutcome(response(403, body), { ...ctx, graceStartedAt: '2026-11-24T11:00:00Z' });
+    expect(later.kind === 'retry' && later.delayMs).toBeGreaterThan(first.kind === 'retry' ? first.delayMs : 0);
+
+    const expired = decideCreateOutcome(response(403, body), { ...ctx, graceStartedAt: '2026-11-24T07:00:00Z' });
+    expect(expired.kind).toBe('failed');
+    expect(expired.kind === 'failed' && expired.error.message).toMatch(/no Teams license/);
+    expect(expired.kind === 'failed' && expired.error.message).toMatch(/NEW_USER_GRACE_MINUTES/);
+  });
+
+  it('404 user not found → grace retry', () => {
+    const outcome = decideCreateOutcome(
+      response(404, graphErrorBody('NotFound', 'Failed to find users with user principal name x')),
+      ctx,
+    );
+    expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace' });
+  });
+
+  it('403 without a license message → failed with a permission hint', () => {
+    const outcome = decideCreateOutcome(response(403, graphErrorBody('Forbidden', 'Missing role permissions')), ctx);
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/Chat\.Create/);
+  });
+
+  it('429 honours fractional Retry-After and pauses everyone', () => {
+    const outcome = decideCreateOutcome(
+      response(429, graphErrorBody('TooManyRequests', 'slow down'), { retryAfter: '2.128' }),
+      ctx,
+    );
+    expect(outcome).toMatchObject({
+      kind: 'retry',
+      delayMs: 2128,
+      throttledForMs: 2128,
+      counts: 'throttle',
+      outcomeUnknown: false,
+    });
+  });
+
+  it('429 without Retry-After backs off exponentially with jitter', () => {
+    const a = decideCreateOutcome(response(429), { ...ctx, throttles: 0 });
+    const b = decideCreateOutcome(response(429), { ...ctx, throttles: 4 });
+    expect(a.kind === 'retry' && b.kind === 'retry' && b.delayMs > a.delayMs).toBe(true);
+  });
+
+  it('5xx and network errors are transient with unknown outcome, until the limit', () => {
+    for (const answer of [
+      response(503, graphErrorBody('ServiceUnavailable', 'x')),
+      {
+        kind: 'network',
+        code: 'ECONNRESET',
+        message: 'socket hang up',
+        timedOut: false,
+        clientRequestId: 'c',
+      } as GraphAnswer,
+      { kind: 'network', code: 'Timeout', message: 'aborted', timedOut: true, clientRequestId: 'c' } as GraphAnswer,
+    ]) {
+      expect(decideCreateOutcome(answer, ctx)).toMatchObject({
+        kind: 'retry',
+        outcomeUnknown: true,
+        counts: 'transient',
+      });
+      const last = decideCreateOutcome(answer, { ...ctx, transientFailures: MAX_TRANSIENT_FAILURES - 1 });
+      expect(last.kind).toBe('failed');
+    }
+  });
+
+  it('503 with Retry-After waits at least that long', () => {
+    const outcome = decideCreateOutcome(response(503, undefined, { retryAfter: '120' }), ctx);
+    expect(outcome.kind === 'retry' && outcome.delayMs).toBeGreaterThanOrEqual(120_000);
+  });
+
+  it('token configuration errors fail at once with what to fix; token outages retry', () => {
+    const bad = decideCreateOutcome(
+      {
+        kind: 'token',
+        code: 'invalid_client',
+        message: 'AADSTS7000215: Invalid client secret provided.',
+        retryable: false,
+        clientRequestId: 'c',
+      },
+      ctx,
+    );
+    expect(bad.kind === 'failed' && bad.error.message).toMatch(/GRAPH_CLIENT_ID/);
+    const down = decideCreateOutcome(
+      { kind: 'token', code: 'token_error', message: 'ECONNREFUSED', retryable: true, clientRequestId: 'c' },
+      ctx,
+    );
+    expect(down).toMatchObject({ kind: 'retry', outcomeUnknown: false });
+  });
+});
+
+describe('parseRetryAfter / backoff', () => {
+  it('reads seconds, fractions and HTTP dates', () => {
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('0.5', now)).toBe(500);
+    expect(parseRetryAfter('Tue, 24 Nov 2026 12:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it('backoff grows and stays under the cap', () => {
+    expect(backoff(0, 1000, 60_000, () => 1)).toBe(1000);
+    expect(backoff(3, 1000, 60_000, () => 1)).toBe(8000);
+    expect(backoff(20, 1000, 60_000, () => 1)).toBe(60_000);
+    expect(backoff(3, 1000, 60_000, () => 0)).toBe(4000);
+  });
+});
+
+describe('decidePollOutcome', () => {
+  const poll = {
+    now,
+    startedAt: '2026-11-24T11:59:00Z',
+    checks: 1,
+    deadlineMinutes: 30,
+    random: () => 0.5,
+    chatIdFromLocation: '19:x@thread.v2',
+  };
+  it('notStarted / inProgress wait with growing delays', () => {
+    const a = decidePollOutcome(response(200, { status: 'notStarted' }), { ...poll, checks: 0 });
+    const b = decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 3 });
+    expect(a).toMatchObject({ kind: 'wait', status: 'notStarted' });
+    expect(b.kind === 'wait' && a.kind === 'wait' && b.nextCheckInMs > a.nextCheckInMs).toBe(true);
+    expect(decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 50 })).toMatchObject({
+      nextCheckInMs: 30_000,
+    });
+  });
+  it('succeeded names the chat from targetResourceId', () => {
+    expect(decidePollOutcome(response(200, { status: 'succeeded', targetResourceId: '19:y@thread.v2' }), poll)).toEqual(
+      {
+        kind: 'succeeded',
+        chatId: '19:y@thread.v2',
+      },
+    );
+  });
+  it('failed carries the operation error', () => {
+    const outcome = decidePollOutcome(
+      response(200, { status: 'failed', error: { code: 'Boom', message: 'app install failed' } }),
+      poll,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'Boom' } });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/app install failed/);
+  });
+  it('invalid and unknownFutureValue fail with a clear reason', () => {
+    for (const status of ['invalid', 'unknownFutureValue']) {
+      const outcome = decidePollOutcome(response(200, { status }), poll);
+      expect(outcome.kind === 'failed' && outcome.error.message).toContain(status);
+    }
+  });
+  it('404 → vanished with the chat id from the Location', () => {
+    expect(decidePollOutcome(response(404), poll)).toEqual({ kind: 'vanished', chatId: '19:x@thread.v2' });
+  });
+  it('past the deadline → failed', () => {
+    const outcome = decidePollOutcome(response(200, { status: 'inProgress' }), {
+      ...poll,
+      startedAt: '2026-11-24T11:00:00Z',
+    });
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'OperationTimeout' } });
+  });
+  it('429 waits for Retry-After and signals throttling; 5xx waits', () => {
+    expect(decidePollOutcome(response(429, undefined, { retryAfter: '7' }), poll)).toMatchObject({
+      kind: 'wait',
+      nextCheckInMs: 7000,
+      throttledForMs: 7000,
+    });
+    expect(decidePollOutcome(response(502), poll)).toMatchObject({ kind: 'wait' });
+  });
+  it('reads chat ids from both Location forms', () => {
+    expect(chatIdFromLocation("/chats('19:abc@thread.v2')/operations('1')")).toBe('19:abc@thread.v2');
+    expect(chatIdFromLocation('https://g/beta/chats/19%3Aabc%40thread.v2/operations/1')).toBe('19:abc@thread.v2');
+  });
+});

@@ -1,0 +1,189 @@
+import { ChatRequest, State } from '../../shared/model';
+import { newChatRequest } from '../../shared/intake';
+import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
+import { aimdSettings, GraphRateGate } from '../../shared/throttle';
+import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/worker';
+import { silentLogger } from '../../shared/log';
+import { newRequestId } from '../../shared/ids';
+import { MemoryFleetRateStore, MemoryQueue, MemoryRequestStore } from '../support/memory-store';
+import { created, response, ScriptedGraph } from '../support/fake-graph';
+
+const groupBody = {
+  chatType: 'group',
+  topic: 'Welcome Ana',
+  members: ['ana@contoso.com', 'mgr@contoso.com', 'buddy@contoso.com'],
+};
+
+function setup(now = new Date('2026-11-24T12:00:00Z')) {
+  const store = new MemoryRequestStore();
+  const queue = new MemoryQueue();
+  const graph = new ScriptedGraph();
+  let clock = now.getTime();
+  const started = Date.now();
+  const deps: WorkerDeps = {
+    store,
+    queue,
+    graph,
+    // The gate's clock also moves with real time, so a waiting acquire() can end.
+    gate: new GraphRateGate(
+      aimdSettings(1000),
+      new MemoryFleetRateStore(),
+      'test',
+      () => clock + (Date.now() - started),
+    ),
+    graceMinutes: 240,
+    log: silentLogger,
+    now: () => new Date(clock),
+    random: () => 0.5,
+  };
+  return { store, queue, graph, deps, advance: (ms: number) => (clock += ms), now: () => new Date(clock) };
+}
+
+async function seed(store: MemoryRequestStore, body: unknown, now: Date): Promise<ChatRequest> {
+  const parsed = parseProvisioningRequest(body, now);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
+  await store.create(request);
+  return request;
+}
+
+describe('worker', () => {
+  it('201 → succeeded with the chat id, one POST of the canonical body', async () => {
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [created('19:abc@thread.v2')];
+
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('succeeded');
+
+    const row = (await store.get(request.id))!.value;
+    expect(row.state).toBe(State.succeeded);
+    expect(row.chat).toEqual({ id: '19:abc@thread.v2', webUrl: 'https://teams.test/19:abc@thread.v2' });
+    expect(row.attempts).toBe(1);
+    expect(graph.posts).toEqual([request.graphBody]);
+  });
+
+  it('a second delivery of the same message does not post again', async () => {
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('stale-message');
+    expect(graph.posts).toHaveLength(1);
+  });
+
+  it('two concurrent deliveries: one calls Graph, the other loses the race or defers', async () => {
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    const results = await Promise.all([
+      processRequestMessage({ id: request.id, attempt: 0 }, deps),
+      processRequestMessage({ id: request.id, attempt: 0 }, deps),
+    ]);
+    expect(graph.posts).toHaveLength(1);
+    expect(results).toContain('succeeded');
+  });
+
+  it('a 503 after Graph made the chat: the next attempt adopts the chat instead of posting again', async () => {
+    // Prepare: Graph creates the chat but answers 503.
+    const { store, queue, graph, deps, now, advance } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [response(503, { error: { code: 'ServiceUnavailable', message: 'busy' } })];
+    graph.chats = [
+      {
+        id: '19:made@thread.v2',
+        chatType: 'group',
+        topic: 'Welcome Ana',
+        createdDateTime: now().toISOString(),
+        members: [{ email: 'ana@contoso.com' }, { email: 'MGR@contoso.com' }, { email: 'buddy@contoso.com' }],
+      },
+    ];
+    // Act
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    const retry = queue.sent.at(-1)!;
+    const afterRetry = (await store.get(request.id))!.value;
+    expect(afterRetry.state).toBe(State.queued);
+    expect(afterRetry.outcomeUnknownSince).toBeDefined();
+    advance(retry.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(retry.message, deps)).toBe('adopted');
+    // Assess
+    const row = (await store.get(request.id))!.value;
+    expect(row.state).toBe(State.succeeded);
+    expect(row.chat?.id).toBe('19:made@thread.v2');
+    expect(graph.posts).toHaveLength(1);
+    expect(graph.lookups[0]?.user).toBe('ana@contoso.com');
+  });
+
+  it('a worker that died mid-call: redelivery after the lease looks first, then posts when nothing was made', async () => {
+    const { store, graph, deps, now, advance } = setup();
+    const request = await seed(store, groupBody, now());
+    // The first worker moved the row to creating and died before Graph answered.
+    const stored = (await store.get(request.id))!;
+    await store.replace(stored, {
+      ...stored.value,
+      state: State.creating,
+      attempts: 1,
+      attemptStartedAt: now().toISOString(),
+    });
+
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('deferred');
+    expect(graph.posts).toHaveLength(0);
+
+    advance(ATTEMPT_LEASE_MS + 1000);
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('succeeded');
+    expect(graph.lookups).toHaveLength(1);
+    expect(graph.posts).toHaveLength(1);
+  });
+
+  it('oneOnOne chats are posted again without a lookup (Graph dedupes them)', async () => {
+    const { store, graph, deps, now, queue, advance } = setup();
+    const request = await seed(store, { chatType: 'oneOnOne', members: ['a@contoso.com', 'b@contoso.com'] }, now());
+    graph.createAnswers = [
+      { kind: 'network', code: 'ECONNRESET', message: 'reset', timedOut: false, clientRequestId: 'c' },
+    ];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    advance(queue.sent.at(-1)!.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(queue.sent.at(-1)!.message, deps)).toBe('succeeded');
+    expect(graph.lookups).toHaveLength(0);
+    expect(graph.posts).toHaveLength(2);
+  });
+
+  it('429 re-enqueues after Retry-After and pauses the gate', async () => {
+    const { store, queue, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [response(429, { error: { code: 'TooManyRequests', message: 'x' } }, { retryAfter: '3' })];
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    expect(queue.sent.at(-1)).toEqual({ message: { id: request.id, attempt: 1 }, delaySeconds: 3 });
+    expect((await deps.gate.acquire(0)).ok).toBe(false);
+    const row = (await store.get(request.id))!.value;
+    expect(row.outcomeUnknownSince).toBeUndefined();
+    expect(row.transientFailures ?? 0).toBe(0);
+  });
+
+  it('202 → pending with an absolute operation URL', async () => {
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [response(202, undefined, { location: "/chats('19:x@thread.v2')/operations('op1')" })];
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('pending');
+    const row = (await store.get(request.id))!.value;
+    expect(row.state).toBe(State.pending);
+    expect(row.operation).toMatchObject({
+      location: "https://graph.test/beta/chats('19:x@thread.v2')/operations('op1')",
+      status: 'notStarted',
+      checks: 0,
+    });
+  });
+
+  it('a message that arrives before notBefore hops back onto the queue', async () => {
+    const { store, queue, graph, deps, now } = setup();
+    const notBefore = new Date(now().getTime() + 10 * 24 * 3600_000).toISOString();
+    const request = await seed(store, { ...groupBody, notBefore }, now());
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('deferred');
+    expect(graph.posts).toHaveLength(0);
+    expect(queue.sent[0]!.delaySeconds).toBeGreaterThan(9 * 24 * 3600);
+  });
+
+  it('drops messages that are not ours or name no request', async () => {
+    const { deps } = setup();
+    expect(await processRequestMessage('garbage', deps)).toBe('invalid-message');
+    expect(await processRequestMessage({ id: 'x', attempt: 0 }, deps)).toBe('invalid-message');
+    expect(await processRequestMessage({ id: newRequestId(), attempt: 0 }, deps)).toBe('unknown-request');
+  });
+});
