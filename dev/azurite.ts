@@ -1,0 +1,244 @@
+/**
+ * Starts Azurite (the `azurite` devDependency) on 127.0.0.1 with free ports, for `npm start` and the tests.
+ *
+ * - `--disableTelemetry` always: Azurite reports usage to a remote endpoint otherwise.
+ * - `--skipApiVersionCheck`: needed. @azure/storage-queue 12.30.0 sends x-ms-version 2026-04-06, newer than
+ *   Azurite 3.35.0 accepts (2025-11-05), and queue calls fail with 400 InvalidHeaderValue without it.
+ *   (@azure/data-tables 13.3.2 alone would not need it.)
+ * - `--loose` is not used: the SDKs work without it.
+ * - Ports: Azurite is given port 0 and reports the ports it bound, so there is no find-then-bind race.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface AzuriteOptions {
+  /** Folder for persistent data; omitted = `--inMemoryPersistence` (nothing written to disk). */
+  location?: string;
+  /** true: Azurite's own output (and access log) is not shown. */
+  silent?: boolean;
+}
+
+export interface Azurite {
+  connectionString: string;
+  queueUrl: string;
+  tableUrl: string;
+  blobUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The well-known development account (public, documented by Microsoft; not a secret). */
+export const devStoreAccount = {
+  name: 'devstoreaccount1',
+  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+};
+
+const startTimeoutMs = 30_000;
+const stopTimeoutMs = 5_000;
+const maxAttempts = 3;
+
+/**
+ * Runs Azurite's CLI inside a tiny wrapper: when the IPC channel to this process closes (we stop it, or we die
+ * without cleaning up), Azurite gets SIGTERM and shuts down, so no orphan keeps the ports.
+ */
+const wrapper = [
+  "process.on('disconnect', () => {",
+  "  process.kill(process.pid, 'SIGTERM');",
+  '  setTimeout(() => process.exit(0), 5000).unref();',
+  '});',
+  'require(process.argv[1]);',
+].join('\n');
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+export function connectionStringFor(urls: { blobUrl: string; queueUrl: string; tableUrl: string }): string {
+  return [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${devStoreAccount.name}`,
+    `AccountKey=${devStoreAccount.key}`,
+    `BlobEndpoint=${urls.blobUrl}`,
+    `QueueEndpoint=${urls.queueUrl}`,
+    `TableEndpoint=${urls.tableUrl}`,
+    '',
+  ].join(';');
+}
+
+/** Reads "Azurite Queue service is successfully listening at http://127.0.0.1:12345" lines. */
+export function parseListeningLine(line: string): { service: 'blob' | 'queue' | 'table'; url: string } | undefined {
+  const match = /Azurite (Blob|Queue|Table) service is successfully listening at (https?:\/\/\S+)/.exec(line);
+  if (!match) return undefined;
+  return {
+    service: (match[1] as string).toLowerCase() as 'blob' | 'queue' | 'table',
+    url: (match[2] as string).replace(/\/$/, ''),
+  };
+}
+
+function probe(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get(`${url}/${devStoreAccount.name}?comp=properties&restype=service`, (response) => {
+      response.resume();
+      resolve(true);
+    });
+    request.setTimeout(2_000, () => request.destroy());
+    request.on('error', () => resolve(false));
+  });
+}
+
+/** Any HTTP answer means the service is up (unauthenticated calls get 403). */
+async function waitUntilAnswering(urls: string[], deadline: number): Promise<void> {
+  for (const url of urls) {
+    while (!(await probe(url))) {
+      if (Date.now() > deadline) throw new Error(`Azurite did not answer at ${url}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.connected) child.disconnect();
+  else child.kill('SIGTERM');
+  if (!(await waitForExit(child, stopTimeoutMs))) {
+    child.kill('SIGKILL');
+    await waitForExit(child, stopTimeoutMs);
+  }
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  running.delete(child);
+}
+
+async function launch(
+  options: AzuriteOptions,
+  workDir: string,
+): Promise<{ child: ChildProcess; urls: Record<'blob' | 'queue' | 'table', string> }> {
+  const azuriteCli = require.resolve('azurite/dist/src/azurite.js');
+  const args = [
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    '0',
+    '--queueHost',
+    '127.0.0.1',
+    '--queuePort',
+    '0',
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    '0',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
+    ...(options.silent ? ['--silent'] : []),
+  ];
+  const child = spawn(process.execPath, ['-e', wrapper, azuriteCli, ...args], {
+    cwd: workDir,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  running.add(child);
+  killAllOnExit();
+  const urls: Partial<Record<'blob' | 'queue' | 'table', string>> = {};
+  let output = '';
+  const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
+    if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+  };
+  child.stdout?.on('data', forward(process.stdout));
+  child.stderr?.on('data', forward(process.stderr));
+  const ready = new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const listening = parseListeningLine(line);
+        if (listening) urls[listening.service] = listening.url;
+      }
+      if (urls.blob && urls.queue && urls.table) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`Azurite exited during start (code ${code}, signal ${signal}): ${output.trim().slice(-2000)}`)),
+    );
+    child.once('error', reject);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      ready,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Azurite did not start within ${startTimeoutMs} ms: ${output.trim().slice(-2000)}`)),
+          startTimeoutMs,
+        );
+      }),
+    ]);
+    const found = urls as Record<'blob' | 'queue' | 'table', string>;
+    await waitUntilAnswering([found.blob, found.queue, found.table], Date.now() + startTimeoutMs);
+    return { child, urls: found };
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  if (options.location) fs.mkdirSync(options.location, { recursive: true });
+  // In-memory mode still needs a working directory; a throw-away one keeps the repository clean.
+  const workDir = options.location ?? fs.mkdtempSync(path.join(os.tmpdir(), 'azurite-'));
+  let started: Awaited<ReturnType<typeof launch>> | undefined;
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= maxAttempts && !started; attempt++) {
+    try {
+      started = await launch(options, workDir);
+    } catch (error) {
+      lastError = error;
+      // Only a lost port race is worth another try.
+      if (!/EADDRINUSE/.test((error as Error).message)) break;
+    }
+  }
+  if (!started) {
+    if (!options.location) fs.rmSync(workDir, { recursive: true, force: true });
+    throw lastError;
+  }
+  const { child, urls } = started;
+  const blobUrl = `${urls.blob}/${devStoreAccount.name}`;
+  const queueUrl = `${urls.queue}/${devStoreAccount.name}`;
+  const tableUrl = `${urls.table}/${devStoreAccount.name}`;
+  let stopping: Promise<void> | undefined;
+  return {
+    connectionString: connectionStringFor({ blobUrl, queueUrl, tableUrl }),
+    blobUrl,
+    queueUrl,
+    tableUrl,
+    stop: () =>
+      (stopping ??= (async () => {
+        await stopChild(child);
+        if (!options.location) fs.rmSync(workDir, { recursive: true, force: true });
+      })()),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * `node dist/dev/host/main.js [--app-root .] [--port 7071]`: runs the local host until SIGINT/SIGTERM.
+ * Storage, Graph and keys come from the environment and local.settings.json, as with `func start`.
+ */
+import { Command } from 'commander';
+import * as path from 'node:path';
+import { readLocalSettings } from './app-settings';
+import { startLocalHost } from './index';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port: ${value}`);
+  return port;
+}
+
+function keyList(value: string | undefined): string[] | undefined {
+  return value
+    ? value
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean)
+    : undefined;
+}
+
+async function main(): Promise<void> {
+  const options = new Command('local-host')
+    .description('Runs the function app on the local Azure Functions stand-in (see dev/host/README.md)')
+    .option('--app-root <dir>', 'folder with host.json and package.json', '.')
+    .option(
+      '--port <port>',
+      'HTTP port (0 = any free port); default local.settings.json Host.LocalHttpPort or 7071',
+      parsePort,
+    )
+    .parse(process.argv)
+    .opts<{ appRoot: string; port?: number }>();
+
+  // Keys are settings (environment, else local.settings.json), not flags: they stay out of shell history.
+  const settings = readLocalSettings(path.resolve(options.appRoot))?.values ?? {};
+  const setting = (name: string): string | undefined => process.env[name] || settings[name] || undefined;
+  const host = await startLocalHost({
+    appRoot: options.appRoot,
+    port: options.port,
+    functionKeys: keyList(setting('LOCAL_HOST_FUNCTION_KEYS')),
+    masterKey: setting('LOCAL_HOST_MASTER_KEY'),
+  });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), event: 'host', phase: 'signal', signal })}\n`,
+    );
+    host.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
