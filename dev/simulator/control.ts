@@ -60,6 +60,8 @@ export interface SimulatorControl {
   operations(): SimOperation[];
   setOperationFate(operationId: string, fate: OperationFateInput): SimOperation;
   stats(): SimulatorStats;
+  /** Ids (`uti`) of the access tokens the simulated Entra issued. */
+  issuedTokenIds(): string[];
   config(): SimulatorConfig;
   configure(patch: SimulatorConfigPatch): SimulatorConfig;
   users(): DirectoryUser[];
@@ -115,6 +117,7 @@ export function createControl(sim: Simulation): SimulatorControl {
       if (!updated) throw new RangeError(`no operation '${operationId}'`);
       return simOperation(updated);
     },
+    issuedTokenIds: () => [...sim.entra.issuedTokenIds],
     stats: () => ({
       requests: { total: sim.log.total, byRoute: structuredClone(sim.log.byRoute) },
       chatsCreated: sim.store.chatsCreated,

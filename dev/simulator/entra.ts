@@ -87,6 +87,8 @@ export class EntraSimulator {
   /** Application roles (admin-consented permissions) put in new tokens; trim them to test a missing consent. */
   grantedRoles: string[] = [...GRAPH_APP_ROLES];
   tokensIssued = 0;
+  /** Token ids (`uti` claims) issued, newest last, bounded: tests check that Graph calls carry one of ours. */
+  readonly issuedTokenIds: string[] = [];
 
   constructor(
     readonly tenant: EntraTenant,
@@ -313,6 +315,7 @@ export class EntraSimulator {
   private issue(app: RegisteredApp, tid: string, now: number, clientRequestId: string | undefined): SimAnswer {
     const iat = Math.floor(now / 1000);
     const lifetime = this.tokenLifetimeSeconds;
+    let uti = '';
     const accessToken = signJwt(
       { kid: this.keyId, x5t: this.keyId },
       {
@@ -330,12 +333,14 @@ export class EntraSimulator {
         roles: [...this.grantedRoles],
         sub: app.servicePrincipalId,
         tid,
-        uti: this.random.text(22),
+        uti: (uti = this.random.text(22)),
         ver: '1.0',
       },
       this.signingKey,
     );
     this.tokensIssued += 1;
+    this.issuedTokenIds.push(uti);
+    if (this.issuedTokenIds.length > 10_000) this.issuedTokenIds.shift();
     return json(
       200,
       { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken },

@@ -64,7 +64,7 @@ export function maskedHeaders(headers: Record<string, string | string[] | undefi
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : value;
-    out[name] = name === 'authorization' ? text.replace(/^(\w+)\s+.*$/, '$1 [redacted]') : text;
+    out[name] = name === 'authorization' ? maskedAuthorization(text) : text;
   }
   return out;
 }
@@ -140,4 +140,19 @@ export class RequestLog {
       this.size += 1;
     }
   }
+}
+
+/** `Bearer [redacted] uti=<token id>`: the token stays secret, but a test can tell which one was sent. */
+function maskedAuthorization(text: string): string {
+  const match = /^(\w+)\s+(\S+)$/.exec(text);
+  if (!match) return '[redacted]';
+  const [, scheme, credential] = match;
+  let uti: unknown;
+  try {
+    uti = (JSON.parse(Buffer.from(credential!.split('.')[1] ?? '', 'base64url').toString('utf8')) as { uti?: unknown })
+      .uti;
+  } catch {
+    uti = undefined;
+  }
+  return typeof uti === 'string' ? `${scheme} [redacted] uti=${uti}` : `${scheme} [redacted]`;
 }
