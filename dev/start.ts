@@ -71,8 +71,10 @@ async function main(): Promise<void> {
 
     if (!hasGraphCredentials(settings)) {
       sim = await startGraphSimulator({ quiet: true });
+      // Trust the simulator in addition to whatever NODE_EXTRA_CA_CERTS already names (some machines set it).
       const caPath = join(DATA, 'simulator-ca.pem');
-      writeFileSync(caPath, sim.ca);
+      writeFileSync(caPath, `${existingExtraCerts(settings.NODE_EXTRA_CA_CERTS)}${sim.ca}`);
+      process.env.NODE_EXTRA_CA_CERTS = caPath;
       Object.assign(env, {
         GRAPH_TENANT_ID: sim.tenantId,
         GRAPH_CLIENT_ID: sim.clientId,
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
     const key = functionKey();
     host = await startLocalHost({ appRoot: ROOT, env, functionKeys: [key], masterKey: key });
     const example = readFileSync(join(ROOT, 'test', 'fixtures', 'graph-examples', '003-example-1.json'), 'utf8');
-    const compact = JSON.stringify(JSON.parse(example));
+    // Single-quoted for the shell: the body's own quotes (users('…')) are closed, escaped and reopened.
+    const compact = JSON.stringify(JSON.parse(example)).replace(/'/g, "'\\''");
     const url = host.url.replace('127.0.0.1', 'localhost');
     console.log(
       [
@@ -124,6 +127,16 @@ async function main(): Promise<void> {
     console.error(`Could not start: ${(error as Error).message}`);
     await stop();
     process.exit(1);
+  }
+}
+
+function existingExtraCerts(path: string | undefined): string {
+  if (!path) return '';
+  try {
+    const pem = readFileSync(path, 'utf8');
+    return pem.endsWith('\n') ? pem : `${pem}\n`;
+  } catch {
+    return '';
   }
 }
 

@@ -243,6 +243,18 @@ const PERMANENT_TOKEN_ERRORS = [
 export function tokenAnswer(error: unknown, clientRequestId: string): GraphAnswer {
   const err = error as { name?: string; message?: string; errorResponse?: { error?: string } };
   const message = err?.message ?? String(error);
+  // MSAL reports an unreachable authority (network, TLS, DNS) as endpoints_resolution_error: transient.
+  if (
+    /endpoints_resolution_error|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|socket hang up/i.test(message)
+  ) {
+    return {
+      kind: 'token',
+      code: 'authority_unreachable',
+      message: firstLine(message),
+      retryable: true,
+      clientRequestId,
+    };
+  }
   const code =
     err?.errorResponse?.error ??
     PERMANENT_TOKEN_ERRORS.find((c) => message.includes(c)) ??
