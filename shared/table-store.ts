@@ -174,7 +174,7 @@ export class TableRequestStore implements RequestStore {
     try {
       const pages = this.table
         .listEntities<Record<string, unknown>>({
-          queryOptions: { filter: clauses.join(' and '), select: ['requestId'] },
+          queryOptions: { filter: clauses.join(' and '), select: ['RowKey', 'requestId', 'Timestamp'] },
         })
         .byPage({ maxPageSize: Math.min(query.top, 1000) });
       outer: for await (const page of pages) {
@@ -214,7 +214,7 @@ export class TableRequestStore implements RequestStore {
     const due: DueEntry[] = [];
     try {
       for await (const entry of this.table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter, select: ['requestId', 'dueAt'] },
+        queryOptions: { filter, select: ['requestId', 'dueAt', 'Timestamp'] },
       })) {
         due.push({ id: String(entry.requestId), state, dueAt: String(entry.dueAt), indexedAt: entry.timestamp });
         if (due.length >= limit) break;
