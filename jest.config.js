@@ -18,6 +18,8 @@ module.exports = {
       slowTestThreshold: 30,
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], slowTestThreshold: 60 },
+    // Reliability and security; CHAOS=long (npm run test:chaos) runs the long variants.
+    { ...common, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.test.ts'], slowTestThreshold: 120 },
   ],
   testTimeout: 120000,
 };
