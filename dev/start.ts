@@ -5,6 +5,7 @@ import { hasGraphCredentials } from '../shared/config';
 import { startAzurite, Azurite } from './azurite';
 import { startLocalHost, LocalHost } from './host';
 import { startGraphSimulator, GraphSimulator } from './simulator';
+import { simulatorSettings, writeTrustBundle } from './simulator/settings';
 
 /**
  * `npm start`: Azurite (data under .data/azurite), the Graph + Entra simulator unless Graph
@@ -72,18 +73,9 @@ async function main(): Promise<void> {
     if (!hasGraphCredentials(settings)) {
       sim = await startGraphSimulator({ quiet: true });
       // Trust the simulator in addition to whatever NODE_EXTRA_CA_CERTS already names (some machines set it).
-      const caPath = join(DATA, 'simulator-ca.pem');
-      writeFileSync(caPath, `${existingExtraCerts(settings.NODE_EXTRA_CA_CERTS)}${sim.ca}`);
+      const caPath = writeTrustBundle(join(DATA, 'simulator-ca.pem'), sim, settings.NODE_EXTRA_CA_CERTS);
       process.env.NODE_EXTRA_CA_CERTS = caPath;
-      Object.assign(env, {
-        GRAPH_TENANT_ID: sim.tenantId,
-        GRAPH_CLIENT_ID: sim.clientId,
-        GRAPH_CLIENT_SECRET: sim.clientSecret,
-        GRAPH_BASE_URL: sim.graphBaseUrl,
-        GRAPH_AUTHORITY_HOST: sim.authorityHost,
-        NODE_EXTRA_CA_CERTS: caPath,
-        ALLOW_LOCALHOST_CALLBACKS: 'true',
-      });
+      Object.assign(env, simulatorSettings(sim, caPath), { ALLOW_LOCALHOST_CALLBACKS: 'true' });
       console.log(
         [
           '',
@@ -127,16 +119,6 @@ async function main(): Promise<void> {
     console.error(`Could not start: ${(error as Error).message}`);
     await stop();
     process.exit(1);
-  }
-}
-
-function existingExtraCerts(path: string | undefined): string {
-  if (!path) return '';
-  try {
-    const pem = readFileSync(path, 'utf8');
-    return pem.endsWith('\n') ? pem : `${pem}\n`;
-  } catch {
-    return '';
   }
 }
 

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startAzurite, Azurite } from '../../dev/azurite';
 import { startLocalHost, LocalHost } from '../../dev/host';
 import { startGraphSimulator, GraphSimulator, SimulatorOptions } from '../../dev/simulator';
+import { simulatorSettings, writeTrustBundle } from '../../dev/simulator/settings';
 import { resetServices } from '../../shared/services';
 
 /**
@@ -34,16 +35,10 @@ export const FUNCTION_KEY = 'test-function-key';
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const azurite = options.azurite ?? (await startAzurite({ silent: true }));
   const sim = await startGraphSimulator({ quiet: true, ...options.simulator });
-  const caPath = join(mkdtempSync(join(tmpdir(), 'chat-sim-')), 'ca.pem');
-  writeFileSync(caPath, sim.ca);
+  const caPath = writeTrustBundle(join(mkdtempSync(join(tmpdir(), 'chat-sim-')), 'ca.pem'), sim, undefined);
   const env: Record<string, string> = {
     AzureWebJobsStorage: azurite.connectionString,
-    GRAPH_TENANT_ID: sim.tenantId,
-    GRAPH_CLIENT_ID: sim.clientId,
-    GRAPH_CLIENT_SECRET: sim.clientSecret,
-    GRAPH_BASE_URL: sim.graphBaseUrl,
-    GRAPH_AUTHORITY_HOST: sim.authorityHost,
-    NODE_EXTRA_CA_CERTS: caPath,
+    ...simulatorSettings(sim, caPath),
     POLL_SCHEDULE: '*/1 * * * * *',
     ALLOW_LOCALHOST_CALLBACKS: 'true',
     ...options.env,
