@@ -73,6 +73,8 @@ export async function retryRequest(request: HttpRequest, context: InvocationCont
     if (stored.value.state !== State.failed) return notRetryable(stored.value.state, id);
     const now = new Date();
     try {
+      // The marker first: if storage fails after the move, the timer still sends the message.
+      await svc.store.markUnsent([id], now);
       const queued = await transition(
         svc.store,
         stored,
@@ -86,7 +88,6 @@ export async function retryRequest(request: HttpRequest, context: InvocationCont
         },
         now,
       );
-      await svc.store.markUnsent([id], now);
       await svc.queue.send({ id, attempt: queued.value.attempts });
       await svc.store.clearUnsent(id).catch(() => undefined);
       contextLogger(context)('info', 'request.retried', { requestId: id, attempt: queued.value.attempts });

@@ -35,7 +35,8 @@ export async function checkHealth(svc: Services, now = new Date()): Promise<Heal
     const [queue, poison, pending] = await Promise.all([
       svc.queueClient.getProperties(),
       svc.poisonQueue.getProperties(),
-      svc.store.listDue(State.pending, new Date(8.64e15), PENDING_SAMPLE),
+      // dueAt is compared as text: the far-future bound must be a plain 4-digit-year ISO time.
+      svc.store.listDue(State.pending, new Date('9999-12-31T23:59:59.999Z'), PENDING_SAMPLE),
     ]);
     report.queue.approximateDepth = queue.approximateMessagesCount;
     report.queue.poisonDepth = poison.approximateMessagesCount;

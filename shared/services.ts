@@ -8,6 +8,7 @@ import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
 import { RequestQueue, StorageRequestQueue } from './request-queue';
 import { RequestStore } from './request-store';
 import { TableRequestStore } from './table-store';
+import { startTelemetry } from './telemetry';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
 
 /**
@@ -30,7 +31,15 @@ export interface Services {
 let cached: Services | undefined;
 
 export function services(): Services {
-  cached ??= buildServices(loadConfig(process.env));
+  if (!cached) {
+    const config = loadConfig(process.env);
+    // Exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set; never throws.
+    const telemetry = startTelemetry(config);
+    if (!telemetry.started && telemetry.reason === 'failed') {
+      console.warn(JSON.stringify({ event: 'telemetry.failed', error: telemetry.error }));
+    }
+    cached = buildServices(config);
+  }
   return cached;
 }
 
