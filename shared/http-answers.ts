@@ -48,7 +48,9 @@ export async function answering(
       context.warn(JSON.stringify({ event: 'storage.unavailable', message: error.message }));
       return problemAnswer(
         problem(503, 'Storage is unavailable', {
-          detail: 'The request was not recorded. Retry later with the same idempotency key.',
+          // A write may have landed before storage failed, so "maybe": a keyed retry is safe either way.
+          detail:
+            'Storage is unavailable; the request may not have been recorded. Retry after Retry-After seconds with the same Idempotency-Key or externalId.',
         }),
         { 'retry-after': '5' },
       );

@@ -3,16 +3,17 @@ import { AlreadyExistsError, StorageUnavailableError } from './errors';
 import { newRequestId } from './ids';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
-import type { RequestStore } from './request-store';
+import type { IdempotencyRecord, RequestStore } from './request-store';
 import type { RequestQueue } from './request-queue';
-import type { ParsedRequest } from './request-schema';
+import type { FieldError, ParsedRequest } from './request-schema';
 
 /**
  * Accepting requests: record, then enqueue, never twice.
- * Idempotency is race-free by construction: the key row is a conditional insert (first writer wins),
- * and the request row is an insert-if-absent of the id the key names, so concurrent duplicates all
- * converge on one request and only the writer that created the row sends its message. A row whose
- * message could not be sent carries an "unsent" marker that the timer finds and sends.
+ * Idempotency is race-free by construction: each key row is a conditional insert (first writer wins),
+ * and the request row is an insert-if-absent of the id the keys name, so concurrent duplicates all
+ * converge on one request and only the writer that created the row sends its message. The row is
+ * preceded by an "unsent" marker, cleared once the message is sent: a row whose message could not be
+ * sent (queue down, crash) is found by the timer, which sends it.
  */
 
 export interface IntakeDeps {
@@ -34,18 +35,36 @@ export type IntakeResult =
   | { kind: 'replayed'; request: ChatRequest }
   | { kind: 'mismatch'; requestId: string; source: IdempotencySource };
 
-/** The key that makes a request idempotent: the header first, then the caller's id, then the webhook id. */
-export function idempotencyKeyOf(
+/**
+ * Every key a request carries, in precedence order: the Idempotency-Key header, the caller's
+ * externalId, the Standard Webhooks webhook-id. All of them are claimed, so an externalId names one
+ * request whatever header came with it; the first key that was seen before decides replay or 422.
+ */
+export function idempotencyKeysOf(
   parsed: Pick<ParsedRequest, 'externalId'>,
   headers: { idempotencyKey?: string; webhookId?: string },
-): IdempotencyKey | undefined {
-  if (headers.idempotencyKey) return { source: 'Idempotency-Key', value: headers.idempotencyKey };
-  if (parsed.externalId) return { source: 'externalId', value: parsed.externalId };
-  if (headers.webhookId) return { source: 'webhook-id', value: headers.webhookId };
-  return undefined;
+): IdempotencyKey[] {
+  const keys: IdempotencyKey[] = [];
+  if (headers.idempotencyKey) keys.push({ source: 'Idempotency-Key', value: headers.idempotencyKey });
+  if (parsed.externalId) keys.push({ source: 'externalId', value: parsed.externalId });
+  if (headers.webhookId) keys.push({ source: 'webhook-id', value: headers.webhookId });
+  return keys;
 }
 
-function storageKey(key: IdempotencyKey): string {
+/** The keys of batch item `index`: the batch's header keys apply per position, the externalId as it is. */
+export function batchItemKeysOf(
+  parsed: Pick<ParsedRequest, 'externalId'>,
+  index: number,
+  headers: { idempotencyKey?: string; webhookId?: string },
+): IdempotencyKey[] {
+  return idempotencyKeysOf(parsed, {
+    idempotencyKey: headers.idempotencyKey ? `${headers.idempotencyKey}#${index}` : undefined,
+    webhookId: headers.webhookId ? `${headers.webhookId}#${index}` : undefined,
+  });
+}
+
+/** The idempotency-key row's name; status.ts looks externalIds up by the same `externalId\n<id>`. */
+export function storageKey(key: IdempotencyKey): string {
   return `${key.source}\n${key.value}`;
 }
 
@@ -73,97 +92,270 @@ export function newChatRequest(parsed: ParsedRequest, hash: string, id: string, 
   return request;
 }
 
-export async function submitRequest(
-  parsed: ParsedRequest,
-  hash: string,
-  key: IdempotencyKey | undefined,
-  deps: IntakeDeps,
-): Promise<IntakeResult> {
-  const now = (deps.now ?? (() => new Date()))();
+/**
+ * An Azure Table entity holds at most 1 MiB and stores strings as UTF-16 (2 bytes a character): a
+ * 400,000-character document is 800 KB, leaving room for the other columns and for what the row
+ * gains later (chat, operation, error).
+ */
+export const MAX_STORED_REQUEST_CHARS = 400_000;
+
+/** Why a valid request cannot be stored (its stored form is too large), or undefined when it can. */
+export function storageSizeProblem(parsed: ParsedRequest, hash: string): string | undefined {
+  const chars = JSON.stringify(newChatRequest(parsed, hash, newRequestId(), new Date(0))).length;
+  if (chars <= MAX_STORED_REQUEST_CHARS) return undefined;
+  return `The request would take ${chars} characters to store; at most ${MAX_STORED_REQUEST_CHARS} fit (check for overlong user ids, UPNs, app ids or permission names)`;
+}
+
+type Claim = { kind: 'create'; id: string } | Exclude<IntakeResult, { kind: 'created' }>;
+
+/**
+ * Claims every key for one id. A key seen before with another payload is a mismatch; with the same
+ * payload it names the request (a replay), or, when that request's row is not written yet (its
+ * writer is still at it, or crashed), the id to create it under, so all duplicates converge.
+ */
+async function claimKeys(keys: IdempotencyKey[], hash: string, now: Date, deps: IntakeDeps): Promise<Claim> {
   let id = newRequestId(now);
-  if (key) {
+  for (const key of keys) {
     try {
       await deps.store.claimKey(storageKey(key), { requestId: id, payloadHash: hash });
     } catch (error) {
       if (!(error instanceof AlreadyExistsError) || !error.existing) throw error;
-      const winner = error.existing as { requestId: string; payloadHash: string };
+      const winner = error.existing as IdempotencyRecord;
+      if (winner.requestId === id) continue;
       if (winner.payloadHash !== hash) return { kind: 'mismatch', requestId: winner.requestId, source: key.source };
       const existing = await deps.store.get(winner.requestId);
       if (existing) return { kind: 'replayed', request: existing.value };
-      // The key's first writer has not created its row (yet, or it crashed): create it under that id.
       id = winner.requestId;
     }
   }
-  const request = newChatRequest(parsed, hash, id, now);
-  await deps.store.markUnsent([id], now);
+  return { kind: 'create', id };
+}
+
+/** Insert-if-absent of the row; losing to a concurrent duplicate makes this a replay of what won. */
+async function recordRow(request: ChatRequest, deps: IntakeDeps): Promise<IntakeResult | undefined> {
   try {
     await deps.store.create(request);
+    return undefined;
   } catch (error) {
     if (error instanceof AlreadyExistsError && error.existing) {
       return { kind: 'replayed', request: (error.existing as { value: ChatRequest }).value };
     }
     throw error;
   }
-  await enqueue(request, deps, now);
-  deps.log('info', 'request.accepted', { requestId: id, attempt: 0, keySource: key?.source });
-  return { kind: 'created', request };
 }
 
-async function enqueue(request: ChatRequest, deps: IntakeDeps, now: Date): Promise<void> {
+/** Shared by the items of one batch: once the queue has failed, the rest leave their message to the timer. */
+export interface QueueOutage {
+  down: boolean;
+}
+
+/**
+ * Sends the request's message and clears its marker. The row is written by now, so a failure here
+ * must not fail the request: the marker stays and the timer sends the message (true = deferred).
+ */
+async function enqueue(request: ChatRequest, deps: IntakeDeps, now: Date, outage?: QueueOutage): Promise<boolean> {
+  if (outage?.down) return true;
   const delaySeconds = request.notBefore ? Math.max(0, (Date.parse(request.notBefore) - now.getTime()) / 1000) : 0;
-  await deps.queue.send({ id: request.id, attempt: 0 }, delaySeconds);
+  try {
+    await deps.queue.send({ id: request.id, attempt: 0 }, delaySeconds);
+  } catch (error) {
+    if (outage) outage.down = true;
+    const unavailable = error instanceof StorageUnavailableError;
+    deps.log(unavailable ? 'warn' : 'error', 'request.messageDeferred', {
+      requestId: request.id,
+      attempt: 0,
+      error: (error as Error)?.name,
+    });
+    return true;
+  }
   try {
     await deps.store.clearUnsent(request.id);
   } catch {
     // The marker only makes the timer send one more (harmless, deduplicated) message.
   }
+  return false;
+}
+
+export async function submitRequest(
+  parsed: ParsedRequest,
+  hash: string,
+  keys: IdempotencyKey[],
+  deps: IntakeDeps,
+): Promise<IntakeResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const claim = await claimKeys(keys, hash, now, deps);
+  if (claim.kind !== 'create') return claim;
+  const request = newChatRequest(parsed, hash, claim.id, now);
+  await deps.store.markUnsent([request.id], now);
+  const lost = await recordRow(request, deps);
+  if (lost) return lost;
+  const messageDeferred = await enqueue(request, deps, now);
+  deps.log('info', 'request.accepted', {
+    requestId: request.id,
+    attempt: 0,
+    keySource: keys[0]?.source,
+    messageDeferred,
+  });
+  return { kind: 'created', request };
 }
 
 export type BatchItemResult =
   | { index: number; status: 'accepted' | 'replayed'; id: string }
-  | { index: number; status: 'rejected'; errors: { path: string; message: string }[] };
+  | { index: number; status: 'rejected'; errors: FieldError[] };
 
-/** Submits the valid items of a batch concurrently; one item's failure never loses the others. */
+export interface BatchItem {
+  index: number;
+  parsed: ParsedRequest;
+  hash: string;
+  keys: IdempotencyKey[];
+}
+
+/** Where a key came from, as an error path for batch item `index`. */
+function keyPath(source: IdempotencySource, index: number): string {
+  if (source === 'externalId') return `requests[${index}].externalId`;
+  return `headers.${source}`;
+}
+
+function mismatchError(index: number, result: { requestId: string; source: IdempotencySource }): BatchItemResult {
+  const what = result.source === 'externalId' ? 'externalId' : `the batch's ${result.source} (for this position)`;
+  return {
+    index,
+    status: 'rejected',
+    errors: [
+      {
+        path: keyPath(result.source, index),
+        message: `${what} is already used by request ${result.requestId} with a different payload`,
+      },
+    ],
+  };
+}
+
+function storageRejection(index: number): BatchItemResult {
+  return {
+    index,
+    status: 'rejected',
+    errors: [{ path: `requests[${index}]`, message: 'storage was unavailable; resubmit this item' }],
+  };
+}
+
+/**
+ * Submits the valid items of a batch; one item's failure never loses the others.
+ * Items that share a key with an earlier item of the same batch are decided against that item, not
+ * raced against it: the same payload is `replayed` (same id), another payload is rejected.
+ * Phases: claim keys (concurrently) → one "unsent" marker write for all new rows (entity group
+ * transactions) → rows (concurrently) → messages (concurrently). Once storage fails, the remaining
+ * items stop trying and are rejected for resubmission; once the queue fails, the remaining messages
+ * are left to the timer.
+ */
 export async function submitBatch(
-  items: { index: number; parsed: ParsedRequest; hash: string }[],
+  items: BatchItem[],
   deps: IntakeDeps,
   concurrency = 32,
-): Promise<BatchItemResult[]> {
+): Promise<{ results: BatchItemResult[]; storageUnavailable: boolean }> {
+  const now = (deps.now ?? (() => new Date()))();
   const limit = pLimit(concurrency);
-  return Promise.all(
-    items.map((item) =>
-      limit(async (): Promise<BatchItemResult> => {
-        const key = idempotencyKeyOf(item.parsed, {});
-        let result: IntakeResult;
-        try {
-          result = await submitRequest(item.parsed, item.hash, key, deps);
-        } catch (error) {
-          if (!(error instanceof StorageUnavailableError)) throw error;
-          // This item was not recorded (or not confirmed): resubmitting the batch is safe by externalId.
-          return {
-            index: item.index,
-            status: 'rejected',
-            errors: [{ path: `requests[${item.index}]`, message: 'storage was unavailable; resubmit this item' }],
-          };
-        }
-        if (result.kind === 'mismatch') {
-          return {
-            index: item.index,
-            status: 'rejected',
-            errors: [
-              {
-                path: `requests[${item.index}].externalId`,
-                message: `externalId is already used by request ${result.requestId} with a different payload`,
-              },
-            ],
-          };
-        }
-        return {
-          index: item.index,
-          status: result.kind === 'created' ? 'accepted' : 'replayed',
-          id: result.request.id,
-        };
+  let storageDown = false;
+  const guarded = async (index: number, work: () => Promise<BatchItemResult | undefined>) => {
+    if (storageDown) return storageRejection(index);
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      storageDown = true;
+      return storageRejection(index);
+    }
+  };
+
+  // Items repeating a key of an earlier item follow that item's outcome.
+  const leaderOf = new Map<number, BatchItem>();
+  const firstWithKey = new Map<string, BatchItem>();
+  const leaders: BatchItem[] = [];
+  for (const item of items) {
+    const leader = item.keys.map((k) => firstWithKey.get(storageKey(k))).find((l) => l !== undefined);
+    if (leader) leaderOf.set(item.index, leader);
+    else leaders.push(item);
+    for (const key of item.keys) if (!firstWithKey.has(storageKey(key))) firstWithKey.set(storageKey(key), item);
+  }
+
+  const results = new Map<number, BatchItemResult>();
+  const toCreate: { item: BatchItem; request: ChatRequest }[] = [];
+  await Promise.all(
+    leaders.map((item) =>
+      limit(async () => {
+        const result = await guarded(item.index, async () => {
+          const claim = await claimKeys(item.keys, item.hash, now, deps);
+          if (claim.kind === 'mismatch') return mismatchError(item.index, claim);
+          if (claim.kind === 'replayed') return { index: item.index, status: 'replayed', id: claim.request.id };
+          toCreate.push({ item, request: newChatRequest(item.parsed, item.hash, claim.id, now) });
+          return undefined;
+        });
+        if (result) results.set(item.index, result);
       }),
     ),
   );
+
+  const marked = await guarded(-1, async () => {
+    await deps.store.markUnsent(
+      toCreate.map((c) => c.request.id),
+      now,
+    );
+    return undefined;
+  });
+  if (marked) for (const { item } of toCreate) results.set(item.index, storageRejection(item.index));
+  else {
+    const outage: QueueOutage = { down: false };
+    await Promise.all(
+      toCreate.map(({ item, request }) =>
+        limit(async () => {
+          const result = await guarded(item.index, async () => {
+            const lost = await recordRow(request, deps);
+            return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
+          });
+          if (result) {
+            results.set(item.index, result);
+            return;
+          }
+          // The row is written: from here the request is accepted whatever the queue does.
+          await enqueue(request, deps, now, outage);
+          results.set(item.index, { index: item.index, status: 'accepted', id: request.id });
+          deps.log('info', 'request.accepted', { requestId: request.id, attempt: 0, keySource: item.keys[0]?.source });
+        }),
+      ),
+    );
+  }
+
+  for (const item of items) {
+    const leader = leaderOf.get(item.index);
+    if (leader) results.set(item.index, followerResult(item, leader, results.get(leader.index)!));
+  }
+  return { results: items.map((item) => results.get(item.index)!), storageUnavailable: storageDown };
+}
+
+function followerResult(item: BatchItem, leader: BatchItem, outcome: BatchItemResult): BatchItemResult {
+  if (item.hash !== leader.hash) {
+    const shared = item.keys.find((k) => leader.keys.some((l) => storageKey(l) === storageKey(k)))!;
+    return {
+      index: item.index,
+      status: 'rejected',
+      errors: [
+        {
+          path: keyPath(shared.source, item.index),
+          message: `${shared.source} repeats requests[${leader.index}] of this batch with a different payload`,
+        },
+      ],
+    };
+  }
+  if (outcome.status === 'rejected') {
+    return {
+      index: item.index,
+      status: 'rejected',
+      errors: [
+        {
+          path: `requests[${item.index}]`,
+          message: `the same request as requests[${leader.index}]: ${outcome.errors[0]?.message ?? 'rejected'}`,
+        },
+      ],
+    };
+  }
+  return { index: item.index, status: 'replayed', id: outcome.id };
 }

@@ -16,11 +16,17 @@ export function verifyWebhookSignature(
     return { ok: false, reason: `Missing header(s): ${missing.map((m) => `webhook-${m}`).join(', ')}` };
   }
   try {
-    new Webhook(secret).verify(body, {
-      'webhook-id': headers.id as string,
-      'webhook-timestamp': headers.timestamp as string,
-      'webhook-signature': headers.signature as string,
-    });
+    // jsonParse off: the library would JSON.parse a correctly signed body and throw on bad JSON, which
+    // must be a 400 naming the position (json-body.ts), not a 401.
+    new Webhook(secret).verify(
+      body,
+      {
+        'webhook-id': headers.id as string,
+        'webhook-timestamp': headers.timestamp as string,
+        'webhook-signature': headers.signature as string,
+      },
+      { jsonParse: false },
+    );
     return { ok: true };
   } catch (error) {
     if (error instanceof WebhookVerificationError) return { ok: false, reason: error.message };
