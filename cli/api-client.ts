@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 /**
  * The CLI's HTTP client for the chat-provisioner API (DESIGN.md). Typed answers, RFC 9457 problems
  * turned into `ApiError`, and the CLI's only retry layer: idempotent calls (GETs, and batches, which
@@ -66,6 +68,8 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** Sent as `x-functions-key`. */
   key?: string;
+  /** `whsec_…`: POSTs are signed with Standard Webhooks headers (the service's WEBHOOK_SIGNING_SECRET). */
+  signingSecret?: string;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -398,13 +402,21 @@ export class ApiClient {
     // Only to the configured origin (nextLinks are rebased onto it): the key must not leak elsewhere.
     if (this.options.key && new URL(url).origin === this.origin) headers['x-functions-key'] = this.options.key;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (method === 'POST' && this.options.signingSecret) {
+      // A fresh id per send: a retried chunk is idempotent by its rows' externalIds, not by webhook-id.
+      Object.assign(
+        headers,
+        signedHeaders(this.options.signingSecret, payload ?? '', this.options.now?.() ?? new Date()),
+      );
+    }
     let response: Response;
     let text: string;
     try {
       response = await this.fetchFn(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: payload,
         // A redirect could carry the key to another host: report it instead of following it.
         redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
@@ -503,4 +515,14 @@ function networkReason(error: unknown, timeoutMs: number): string {
     cause = (cause as { cause?: unknown }).cause;
   }
   return (error as Error)?.message ?? 'unknown error';
+}
+
+/** Standard Webhooks headers for one send. */
+export function signedHeaders(secret: string, body: string, now: Date): Record<string, string> {
+  const id = `msg_${randomUUID()}`;
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, now, body),
+  };
 }

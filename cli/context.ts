@@ -22,6 +22,7 @@ export interface CommandContext {
 export interface ContextOptions {
   baseUrl: string;
   key?: string;
+  signingSecret?: string;
   out: Output;
   err: Output;
   fetch?: typeof fetch;
@@ -40,6 +41,7 @@ export function createContext(options: ContextOptions): CommandContext {
       ...options.client,
       baseUrl: options.baseUrl,
       key: options.key,
+      signingSecret: options.signingSecret,
       fetch: options.fetch,
       now,
       sleep,

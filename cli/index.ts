@@ -22,6 +22,8 @@ export interface CliEnvironment {
   url?: string;
   /** CHAT_PROVISIONER_KEY: only from the environment, so it stays out of shell history and `ps`. */
   key?: string;
+  /** CHAT_PROVISIONER_SIGNING_SECRET: signs POSTs when the service requires webhook signatures. */
+  signingSecret?: string;
 }
 
 export interface CliIo {
@@ -37,6 +39,7 @@ export function cliEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
   const result: CliEnvironment = {};
   if (env.CHAT_PROVISIONER_URL) result.url = env.CHAT_PROVISIONER_URL;
   if (env.CHAT_PROVISIONER_KEY) result.key = env.CHAT_PROVISIONER_KEY;
+  if (env.CHAT_PROVISIONER_SIGNING_SECRET) result.signingSecret = env.CHAT_PROVISIONER_SIGNING_SECRET;
   return result;
 }
 
@@ -75,13 +78,14 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
     'after',
     '\nEnvironment:\n  CHAT_PROVISIONER_URL  API base URL (default http://localhost:7071)\n' +
       '  CHAT_PROVISIONER_KEY  function key, sent as x-functions-key\n' +
+      '  CHAT_PROVISIONER_SIGNING_SECRET  whsec_… secret to sign POSTs when the service requires signatures\n' +
       '\nExit codes: 0 ok, 1 some rows or requests failed or were rejected, 2 usage or input error, 3 API unavailable.',
   );
 
   const run = (command: Command, work: (ctx: CommandContext) => Promise<number>): Promise<void> =>
     runCommand(io.err, async () => {
       const { url } = command.optsWithGlobals<{ url: string }>();
-      const ctx = createContext({ baseUrl: url, key: env.key, ...io });
+      const ctx = createContext({ baseUrl: url, key: env.key, signingSecret: env.signingSecret, ...io });
       return work(ctx);
     }).then((code) => {
       exitCode = code;

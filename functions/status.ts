@@ -1,6 +1,14 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { parseListQuery } from '../shared/api-schemas';
-import { answering, contextLogger, json, problemAnswer, resourceAnswer } from '../shared/http-answers';
+import {
+  answering,
+  contextLogger,
+  json,
+  problemAnswer,
+  readBounded,
+  resourceAnswer,
+  signatureProblem,
+} from '../shared/http-answers';
 import { isRequestId } from '../shared/ids';
 import { State, toResource } from '../shared/model';
 import { buildOpenApiDocument } from '../shared/openapi';
@@ -64,9 +72,14 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
 /** POST /api/requests/{id}/retry: failed → queued, else 409 with the current state. */
 export async function retryRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answering(context, async () => {
+    const svc = services();
+    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set (DESIGN.md).
+    const raw = await readBounded(request, 64 * 1024);
+    if (raw === 'too-large') return problemAnswer(problem(413, 'Payload too large', { detail: 'A retry has no body' }));
+    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw);
+    if (unsigned) return unsigned;
     const id = request.params.id ?? '';
     if (!isRequestId(id)) return notFound(id);
-    const svc = services();
     await svc.ready();
     const stored = await svc.store.get(id);
     if (!stored) return notFound(id);

@@ -79,6 +79,12 @@ export function buildServices(config: Config): Services {
   };
 }
 
+/**
+ * Storage calls fail fast: intake answers 503 (or leaves an unsent marker for the timer) rather than
+ * holding a caller for the SDK's default ~15 s of retries against a dead endpoint.
+ */
+const STORAGE_RETRY = { maxTries: 3, tryTimeoutInMs: 10_000, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
+
 function storageClients(config: Config): { table: TableClient; queueClient: QueueClient; poisonQueue: QueueClient } {
   const storage = config.storage;
   if (storage.kind === 'connectionString') {
@@ -96,9 +102,23 @@ function storageClients(config: Config): { table: TableClient; queueClient: Queu
     ? new ManagedIdentityCredential({ clientId: storage.clientId })
     : new DefaultAzureCredential();
   return {
-    table: new TableClient(storage.tableServiceUri, config.tableName, credential),
-    queueClient: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.queueName}`, credential),
-    poisonQueue: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.poisonQueueName}`, credential),
+    table: new TableClient(storage.tableServiceUri, config.tableName, credential, {
+      retryOptions: {
+        maxRetries: STORAGE_RETRY.maxTries - 1,
+        retryDelayInMs: STORAGE_RETRY.retryDelayInMs,
+        maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
+      },
+    }),
+    queueClient: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.queueName}`, credential, {
+      retryOptions: STORAGE_RETRY,
+    }),
+    poisonQueue: new QueueClient(
+      `${storage.queueServiceUri.replace(/\/$/, '')}/${config.poisonQueueName}`,
+      credential,
+      {
+        retryOptions: STORAGE_RETRY,
+      },
+    ),
   };
 }
 
