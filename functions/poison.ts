@@ -13,7 +13,7 @@ export async function poison(message: unknown, context: InvocationContext): Prom
   const svc = services();
   await svc.ready();
   const log = contextLogger(context);
-  const result = await failPoisoned(message, Number(context.triggerMetadata?.dequeueCount ?? 0), {
+  const result = await failPoisoned(message, {
     store: svc.store,
     log,
     onFinal: deliverOnFinal(svc, log),

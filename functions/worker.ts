@@ -3,6 +3,7 @@ import { contextLogger } from '../shared/http-answers';
 import { deliverOnFinal } from '../shared/callbacks';
 import { queueNames } from '../shared/config';
 import { services } from '../shared/services';
+import { parseRequestMessage } from '../shared/request-queue';
 import { processRequestMessage } from '../shared/worker';
 
 /**
@@ -23,7 +24,12 @@ export async function worker(message: unknown, context: InvocationContext): Prom
     log,
     onFinal: deliverOnFinal(svc, log),
   });
-  log('info', 'worker.done', { result, dequeueCount: Number(context.triggerMetadata?.dequeueCount ?? 0) });
+  const parsed = parseRequestMessage(message);
+  log('info', 'worker.done', {
+    ...(parsed.ok ? { requestId: parsed.value.id, attempt: parsed.value.attempt } : {}),
+    result,
+    dequeueCount: Number(context.triggerMetadata?.dequeueCount ?? 0),
+  });
 }
 
 app.storageQueue('worker', {

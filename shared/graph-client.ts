@@ -10,8 +10,9 @@ import {
 import {
   AuthenticationHandler,
   Client,
-  GraphError,
-  HTTPMessageHandler,
+  Context,
+  Middleware,
+  MiddlewareOptions,
   ResponseType,
   TelemetryHandler,
 } from '@microsoft/microsoft-graph-client';
@@ -24,8 +25,9 @@ import type { GraphCreateChatBody } from './model';
  * The Graph adapter: one credential and one Graph client per process.
  *
  * Retry layers on the POST /chats path (exactly one decides):
- *   1. Graph SDK middleware: Authentication → Telemetry → HTTP. The SDK's RetryHandler (which would
- *      retry POSTs on 429/503/504 and can duplicate group chats) and RedirectHandler are left out.
+ *   1. Graph SDK middleware: Authentication → Telemetry → Fetch (ours: the SDK's HTTP handler, keeping the
+ *      transport error). The SDK's RetryHandler (which would retry POSTs on 429/503/504 and can duplicate
+ *      group chats) and RedirectHandler are left out.
  *   2. fetch (undici): no retries.
  *   3. @azure/identity: its pipeline retries the *token* request on 5xx/network errors; Graph is not called.
  *   4. The service's own policy (shared/graph-outcome.ts): re-enqueues the message with a delay. This is
@@ -58,6 +60,7 @@ export interface ChatSummary {
   topic?: string | null;
   createdDateTime?: string;
   webUrl?: string;
+  tenantId?: string;
   members: { userId?: string; email?: string; tenantId?: string }[];
 }
 
@@ -99,20 +102,28 @@ function trustAgent(extraCa: string): HttpsAgent {
   return new HttpsAgent({ ca: [...rootCertificates, extraCa], keepAlive: true });
 }
 
+export interface GraphClientOptions {
+  /** Per call; a POST that times out is ambiguous (the chat may exist). Default GRAPH_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
 export class SdkGraphChats implements GraphChats {
   private readonly client: Client;
   private readonly baseUrl: string;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly credential: TokenCredential,
     config: Pick<Config['graph'], 'baseUrl' | 'extraCaCerts'>,
+    options: GraphClientOptions = {},
   ) {
     this.baseUrl = config.baseUrl;
+    this.timeoutMs = options.timeoutMs ?? GRAPH_TIMEOUT_MS;
     const auth = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] }),
     );
     const telemetry = new TelemetryHandler();
-    const http = new HTTPMessageHandler();
+    const http = new FetchHandler();
     auth.setNext(telemetry);
     telemetry.setNext(http);
     const fetchOptions = config.extraCaCerts
@@ -176,11 +187,14 @@ export class SdkGraphChats implements GraphChats {
     } catch (error) {
       return tokenAnswer(error, clientRequestId);
     }
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const transport = new TransportFailure();
     const request = this.client
       .api(path)
       .header('client-request-id', clientRequestId)
       .header('Prefer', 'include-unknown-enum-members')
-      .option('signal', AbortSignal.timeout(GRAPH_TIMEOUT_MS))
+      .option('signal', signal)
+      .middlewareOptions([transport])
       .responseType(ResponseType.RAW);
     try {
       const response = (await (method === 'POST' ? request.post(body) : request.get())) as Response;
@@ -196,7 +210,25 @@ export class SdkGraphChats implements GraphChats {
         body: await readBody(response),
       };
     } catch (error) {
-      return networkAnswer(error, clientRequestId);
+      return networkAnswer(transport.error ?? error, signal.aborted, clientRequestId);
+    }
+  }
+}
+
+/** Carries fetch's own error past the SDK, which rewraps it without its cause (ECONNRESET, …). */
+class TransportFailure implements MiddlewareOptions {
+  error: unknown;
+}
+
+/** The SDK's HTTPMessageHandler, plus: the transport error is kept for the caller. */
+class FetchHandler implements Middleware {
+  async execute(context: Context): Promise<void> {
+    try {
+      context.response = await fetch(context.request, context.options);
+    } catch (error) {
+      const holder = context.middlewareControl?.getMiddlewareOptions(TransportFailure) as TransportFailure | undefined;
+      if (holder) holder.error = error;
+      throw error;
     }
   }
 }
@@ -220,6 +252,7 @@ function toChatSummary(raw: unknown): ChatSummary {
     topic: typeof chat.topic === 'string' ? chat.topic : null,
     createdDateTime: typeof chat.createdDateTime === 'string' ? chat.createdDateTime : undefined,
     webUrl: typeof chat.webUrl === 'string' ? chat.webUrl : undefined,
+    tenantId: typeof chat.tenantId === 'string' ? chat.tenantId : undefined,
     members: members.map((m) => {
       const member = (m ?? {}) as Record<string, unknown>;
       return {
@@ -255,6 +288,17 @@ export function tokenAnswer(error: unknown, clientRequestId: string): GraphAnswe
       clientRequestId,
     };
   }
+  // Entra's own transient answers (AADSTS90033 "A transient error has occurred"): try again later.
+  const transient = /\b(temporarily_unavailable|server_error)\b|AADSTS90033\b/.exec(message);
+  if (transient) {
+    return {
+      kind: 'token',
+      code: transient[1] ?? 'temporarily_unavailable',
+      message: firstLine(message),
+      retryable: true,
+      clientRequestId,
+    };
+  }
   const code =
     err?.errorResponse?.error ??
     PERMANENT_TOKEN_ERRORS.find((c) => message.includes(c)) ??
@@ -266,18 +310,27 @@ export function tokenAnswer(error: unknown, clientRequestId: string): GraphAnswe
   return { kind: 'token', code, message: firstLine(message), retryable: !permanent, clientRequestId };
 }
 
-function networkAnswer(error: unknown, clientRequestId: string): GraphAnswer {
-  const err = error as GraphError & { cause?: { code?: string; name?: string; cause?: { code?: string } } };
-  const causeCode = err?.cause?.code ?? err?.cause?.cause?.code;
+function networkAnswer(error: unknown, timedOutBySignal: boolean, clientRequestId: string): GraphAnswer {
+  const err = (error ?? {}) as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; cause?: { code?: string } };
+  };
+  const causeCode = err.cause?.code ?? err.cause?.cause?.code;
+  const detail = [err.message ?? String(error), err.cause?.message].filter(Boolean).join(': ');
   const timedOut =
-    err?.name === 'TimeoutError' ||
-    err?.code === 'TimeoutError' ||
-    err?.code === 'AbortError' ||
-    /aborted|timeout/i.test(err?.message ?? '');
+    timedOutBySignal ||
+    err.name === 'TimeoutError' ||
+    causeCode === 'UND_ERR_HEADERS_TIMEOUT' ||
+    causeCode === 'ETIMEDOUT';
+  let code = causeCode ?? (typeof err.code === 'string' ? err.code : undefined) ?? 'NetworkError';
+  if (/ECONNRESET|UND_ERR_SOCKET|other side closed|socket hang up/i.test(`${code} ${detail}`)) code = 'ConnectionReset';
+  else if (/ECONNREFUSED/i.test(`${code} ${detail}`)) code = 'ConnectionRefused';
   return {
     kind: 'network',
-    code: timedOut ? 'Timeout' : (causeCode ?? err?.code ?? 'NetworkError'),
-    message: firstLine(err?.message ?? String(error)),
+    code: timedOut ? 'Timeout' : code,
+    message: firstLine(detail),
     timedOut,
     clientRequestId,
   };

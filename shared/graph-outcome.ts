@@ -16,6 +16,9 @@ import type { RequestError } from './model';
  * | token error: invalid_client, …           | failed: configuration, with what to fix                          |
  * | token endpoint down                      | retried like 5xx (Graph was not called)                          |
  * | other 4xx                                | failed with Graph's code, message and request ids                |
+ *
+ * Before posting again after an unknown outcome (group chats), the worker lists a member's chats; a
+ * failed listing is decided by decideLookupOutcome (never falls through to a POST).
  */
 
 export const MAX_TRANSIENT_FAILURES = 8;
@@ -192,6 +195,30 @@ export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): Cr
     };
   }
   return { kind: 'failed', error: graphError(answer, 'BadRequest') };
+}
+
+/**
+ * A failed lookup of a member's chats (GET /users/{id}/chats), made because an earlier attempt's
+ * outcome is unknown. Posting without it could duplicate a group chat, so it never falls through to
+ * a POST: throttling and transient errors retry; a missing member waits out the grace window like a
+ * create would; anything else fails, saying what is needed.
+ */
+export function decideLookupOutcome(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
+  const outcome = decideCreateOutcome(answer, ctx);
+  if (outcome.kind === 'retry') return { ...outcome, outcomeUnknown: true };
+  if (outcome.kind !== 'failed' || answer.kind !== 'response' || answer.status >= 500) return outcome;
+  const error = graphError(answer, 'ChatLookupFailed');
+  const why =
+    answer.status === 403
+      ? "Graph refused to list a member's chats: the app needs Chat.ReadBasic.All (application, admin consent)"
+      : `Graph refused to list a member's chats (${answer.status})`;
+  return {
+    kind: 'failed',
+    error: {
+      ...error,
+      message: `${why}, which is how an earlier attempt whose outcome is unknown is checked before posting again. Graph: ${error.message}`,
+    },
+  };
 }
 
 function transient(error: RequestError, outcomeUnknown: boolean, ctx: CreateContext): CreateOutcome {

@@ -11,10 +11,15 @@ export interface PoisonDeps {
 }
 
 export type PoisonResult =
-  'invalid-message' | 'unknown-request' | 'already-final' | 'left-to-poller' | 'failed' | 'lost-race';
+  'invalid-message' | 'unknown-request' | 'already-final' | 'left-to-poller' | 'stale-message' | 'failed' | 'lost-race';
 
-/** A poisoned message fails its request (unless it already finished, or the poller owns it). */
-export async function failPoisoned(input: unknown, dequeueCount: number, deps: PoisonDeps): Promise<PoisonResult> {
+/**
+ * A poisoned message fails its request (unless it already finished, the poller owns it, or the
+ * message is an old one while a newer attempt's message carries the request). The host moved it here
+ * after maxDequeueCount failed runs of the worker: the function threw, which it does only when
+ * storage is unavailable or the host failed it (timeout, crash).
+ */
+export async function failPoisoned(input: unknown, deps: PoisonDeps): Promise<PoisonResult> {
   const now = deps.now ?? (() => new Date());
   const parsed = parseRequestMessage(input);
   if (!parsed.ok) {
@@ -27,6 +32,14 @@ export async function failPoisoned(input: unknown, dequeueCount: number, deps: P
     if (!stored) return 'unknown-request';
     if (isFinal(stored.value.state)) return 'already-final';
     if (stored.value.state === State.pending) return 'left-to-poller';
+    if (isSuperseded(parsed.value.attempt, stored.value)) {
+      deps.log('info', 'poison.staleMessage', {
+        requestId: stored.value.id,
+        attempt: stored.value.attempts,
+        messageAttempt: parsed.value.attempt,
+      });
+      return 'stale-message';
+    }
     try {
       const failed = await transition(
         deps.store,
@@ -35,7 +48,7 @@ export async function failPoisoned(input: unknown, dequeueCount: number, deps: P
         {
           error: {
             code: 'PoisonMessage',
-            message: `The worker failed on this request ${dequeueCount || 'several'} times in a row (storage or host errors; see the logs for requestId ${stored.value.id}). Retry it once the cause is fixed.`,
+            message: `The worker failed on this request's queue message on every delivery, so the host moved it to the poison queue (storage unavailable or the function timed out; see the logs for requestId ${stored.value.id}). Retry it once the cause is fixed.`,
             retryable: true,
           },
           attemptStartedAt: undefined,
@@ -59,4 +72,14 @@ export async function failPoisoned(input: unknown, dequeueCount: number, deps: P
     }
   }
   return 'lost-race';
+}
+
+/**
+ * A queued request's live message carries its `attempts`; a creating request's carries `attempts - 1`
+ * (or `attempts` when the timer handed it back). Anything older was replaced by a newer message.
+ */
+function isSuperseded(messageAttempt: number, request: ChatRequest): boolean {
+  if (request.state === State.queued) return messageAttempt < request.attempts;
+  if (request.state === State.creating) return messageAttempt < request.attempts - 1;
+  return false;
 }

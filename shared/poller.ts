@@ -1,6 +1,13 @@
 import pLimit from 'p-limit';
 import type { GraphChats } from './graph-client';
-import { chatIdFromLocation, decidePollOutcome, PollOutcome } from './graph-outcome';
+import {
+  chatIdFromLocation,
+  decidePollOutcome,
+  graphError,
+  OPERATION_FIRST_CHECK_MS,
+  parseRetryAfter,
+  PollOutcome,
+} from './graph-outcome';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
 import { isStaleIndexEntry, lostRace, RequestStore, Stored, transition } from './request-store';
@@ -16,6 +23,8 @@ import { ATTEMPT_LEASE_MS } from './worker';
  */
 
 const MAX_PER_TICK = 500;
+/** How long a check waits for a send slot before leaving it to the next tick. */
+const POLL_ADMISSION_WAIT_MS = 1_000;
 const UNSENT_AFTER_MS = 60_000;
 /** A `creating` row this old has lost its worker (its message is gone or poisoned). */
 const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
@@ -67,14 +76,19 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
           return;
         }
         const result = await checkOperation(stored, deps, now);
+        if (result === 'not-due') return;
         if (result) report[result] += 1;
         report.checked += 1;
       }),
     ),
   );
 
-  report.resent += await sendUnsent(deps, now);
-  report.recovered += await recoverStaleAttempts(deps, now);
+  const unsent = await sendUnsent(deps, now);
+  report.indexRowsRead += unsent.read;
+  report.resent += unsent.sent;
+  const stale = await recoverStaleAttempts(deps, now);
+  report.indexRowsRead += stale.read;
+  report.recovered += stale.recovered;
   return report;
 }
 
@@ -82,7 +96,7 @@ async function checkOperation(
   stored: Stored<ChatRequest>,
   deps: PollerDeps,
   now: () => Date,
-): Promise<'succeeded' | 'failed' | 'waiting' | undefined> {
+): Promise<'succeeded' | 'failed' | 'waiting' | 'not-due' | undefined> {
   const request = stored.value;
   const operation = request.operation;
   if (!operation) {
@@ -95,9 +109,10 @@ async function checkOperation(
     );
     return 'failed';
   }
-  if (operation.nextCheckAt && Date.parse(operation.nextCheckAt) > now().getTime()) return undefined;
-  const admission = deps.gate ? await deps.gate.acquire(0) : { ok: true as const };
-  if (!admission.ok) return undefined;
+  if (operation.nextCheckAt && Date.parse(operation.nextCheckAt) > now().getTime()) return 'not-due';
+  // Polls share the app's send rate and pause with the worker: wait briefly for a slot, else next tick.
+  const admission = deps.gate ? await deps.gate.acquire(POLL_ADMISSION_WAIT_MS) : { ok: true as const };
+  if (!admission.ok) return 'not-due';
 
   const answer = await deps.graph.getOperation(operation.location);
   const outcome: PollOutcome = decidePollOutcome(answer, {
@@ -116,36 +131,50 @@ async function checkOperation(
     outcome: outcome.kind,
   });
   if (outcome.kind === 'wait' && outcome.throttledForMs !== undefined && deps.gate) {
-    await deps.gate.recordThrottle(outcome.throttledForMs);
+    // The shared row is an optimisation: a storage hiccup here must not lose this check's answer.
+    await deps.gate.recordThrottle(outcome.throttledForMs).catch(() => undefined);
   }
+
+  const pastDeadline = (): boolean =>
+    now().getTime() - Date.parse(operation.startedAt ?? request.updatedAt) > deps.deadlineMinutes * 60_000;
+  const wait = async (status: string, nextCheckInMs: number, error: ChatRequest['error']): Promise<'waiting'> => {
+    const at = now();
+    await transition(
+      deps.store,
+      stored,
+      State.pending,
+      {
+        operation: {
+          ...operation,
+          status,
+          checks: operation.checks + 1,
+          nextCheckAt: new Date(at.getTime() + nextCheckInMs).toISOString(),
+        },
+        error,
+      },
+      at,
+    );
+    return 'waiting';
+  };
 
   try {
     switch (outcome.kind) {
-      case 'wait': {
-        const at = now();
-        await transition(
-          deps.store,
-          stored,
-          State.pending,
-          {
-            operation: {
-              ...operation,
-              status: outcome.status === 'unknown' ? operation.status : outcome.status,
-              checks: operation.checks + 1,
-              nextCheckAt: new Date(at.getTime() + outcome.nextCheckInMs).toISOString(),
-            },
-            error: outcome.error,
-          },
-          at,
+      case 'wait':
+        return await wait(
+          outcome.status === 'unknown' ? operation.status : outcome.status,
+          outcome.nextCheckInMs,
+          outcome.error,
         );
-        return 'waiting';
-      }
-      case 'succeeded':
+      case 'succeeded': {
+        // The chat's webUrl comes from GET /chats/{id}; if that read fails for now, the next tick reads it.
+        const chat = await findChat(outcome.chatId, deps);
+        if (chat.kind === 'unavailable' && !pastDeadline())
+          return await wait(operation.status, chat.retryInMs, chat.error);
         await settle(
           stored,
           State.succeeded,
           {
-            chat: await readChat(outcome.chatId, deps),
+            chat: chat.kind === 'found' ? chat.chat : { id: outcome.chatId },
             operation: { ...operation, status: 'succeeded', checks: operation.checks + 1 },
             error: undefined,
           },
@@ -153,14 +182,21 @@ async function checkOperation(
           now,
         );
         return 'succeeded';
+      }
       case 'vanished': {
-        // The operation is gone: the chat it made (if any) decides.
-        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : undefined;
-        if (chat) {
+        // The operation is gone: the chat it made (if any) decides; a failed read decides nothing.
+        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : ({ kind: 'missing' } as const);
+        if (chat.kind === 'unavailable' && !pastDeadline())
+          return await wait(operation.status, chat.retryInMs, chat.error);
+        if (chat.kind === 'found') {
           await settle(
             stored,
             State.succeeded,
-            { chat, operation: { ...operation, status: 'vanished', checks: operation.checks + 1 }, error: undefined },
+            {
+              chat: chat.chat,
+              operation: { ...operation, status: 'vanished', checks: operation.checks + 1 },
+              error: undefined,
+            },
             deps,
             now,
           );
@@ -173,7 +209,10 @@ async function checkOperation(
             operation: { ...operation, status: 'vanished', checks: operation.checks + 1 },
             error: {
               code: 'OperationNotFound',
-              message: 'Graph no longer knows the chat operation and the chat does not exist',
+              message:
+                chat.kind === 'missing'
+                  ? 'Graph no longer knows the chat operation and the chat does not exist'
+                  : `Graph no longer knows the chat operation, and the chat could not be read within ${deps.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES)`,
               httpStatus: 404,
               retryable: false,
             },
@@ -202,20 +241,32 @@ async function checkOperation(
   }
 }
 
-async function readChat(chatId: string, deps: PollerDeps): Promise<NonNullable<ChatRequest['chat']>> {
-  return (await findChat(chatId, deps)) ?? { id: chatId };
-}
+type ChatRead =
+  | { kind: 'found'; chat: NonNullable<ChatRequest['chat']> }
+  | { kind: 'missing' }
+  | { kind: 'unavailable'; retryInMs: number; error: ChatRequest['error'] };
 
-async function findChat(chatId: string, deps: PollerDeps): Promise<ChatRequest['chat'] | undefined> {
+async function findChat(chatId: string, deps: PollerDeps): Promise<ChatRead> {
   const answer = await deps.graph.getChat(chatId);
-  if (answer.kind !== 'response' || answer.status !== 200) return undefined;
-  const chat = (answer.body ?? {}) as Record<string, unknown>;
-  return {
-    id: typeof chat.id === 'string' ? chat.id : chatId,
-    webUrl: typeof chat.webUrl === 'string' ? chat.webUrl : undefined,
-    createdDateTime: typeof chat.createdDateTime === 'string' ? chat.createdDateTime : undefined,
-    tenantId: typeof chat.tenantId === 'string' ? chat.tenantId : undefined,
-  };
+  if (answer.kind === 'response' && answer.status === 200) {
+    const chat = (answer.body ?? {}) as Record<string, unknown>;
+    return {
+      kind: 'found',
+      chat: {
+        id: typeof chat.id === 'string' ? chat.id : chatId,
+        webUrl: typeof chat.webUrl === 'string' ? chat.webUrl : undefined,
+        createdDateTime: typeof chat.createdDateTime === 'string' ? chat.createdDateTime : undefined,
+        tenantId: typeof chat.tenantId === 'string' ? chat.tenantId : undefined,
+      },
+    };
+  }
+  if (answer.kind === 'response' && answer.status === 404) return { kind: 'missing' };
+  const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, new Date()) : undefined;
+  const retryInMs = retryAfter ?? OPERATION_FIRST_CHECK_MS;
+  if (answer.kind === 'response' && answer.status === 429 && deps.gate) {
+    await deps.gate.recordThrottle(retryInMs).catch(() => undefined);
+  }
+  return { kind: 'unavailable', retryInMs, error: { ...graphError(answer, 'ChatReadFailed'), retryable: true } };
 }
 
 async function settle(
@@ -235,7 +286,7 @@ async function settle(
 }
 
 /** Rows whose queue message was never confirmed sent (intake lost storage or crashed midway). */
-async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<number> {
+async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<{ read: number; sent: number }> {
   const ids = await deps.store.listUnsent(new Date(now().getTime() - UNSENT_AFTER_MS), MAX_PER_TICK);
   let sent = 0;
   for (const id of ids) {
@@ -250,13 +301,13 @@ async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<number> {
     // A marker without a row is an intake that never finished; nothing was promised to anyone.
     await deps.store.clearUnsent(id);
   }
-  return sent;
+  return { read: ids.length, sent };
 }
 
 const recentlyRecovered = new Map<string, number>();
 
 /** `creating` rows whose worker died and whose message is gone: hand them back to the queue. */
-async function recoverStaleAttempts(deps: PollerDeps, now: () => Date): Promise<number> {
+async function recoverStaleAttempts(deps: PollerDeps, now: () => Date): Promise<{ read: number; recovered: number }> {
   const at = now().getTime();
   const stale = await deps.store.listDue(State.creating, new Date(at - STALE_CREATING_MS), MAX_PER_TICK);
   let recovered = 0;
@@ -273,5 +324,5 @@ async function recoverStaleAttempts(deps: PollerDeps, now: () => Date): Promise<
     deps.log('warn', 'attempt.recovered', { requestId: entry.id, attempt: stored.value.attempts });
     recovered += 1;
   }
-  return recovered;
+  return { read: stale.length, recovered };
 }

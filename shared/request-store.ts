@@ -1,5 +1,5 @@
 import { ConcurrencyConflictError } from './errors';
-import { canTransition, ChatRequest, IllegalTransitionError, State } from './model';
+import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
 
 /**
  * The port between the service's logic and where requests live. Few methods, each race-free:
@@ -69,9 +69,14 @@ export interface RequestStore {
 
 export type RequestChanges = Partial<Omit<ChatRequest, 'id' | 'state' | 'createdAt' | 'updatedAt'>>;
 
+/** A final state's callback is first tried at once; the timer takes it over after this if that try was lost. */
+export const CALLBACK_HANDOVER_MS = 30_000;
+
 /**
  * The one function that moves a request between states: checks the move is legal and writes it
  * conditionally. Fields set to undefined in `changes` are removed.
+ * Reaching a final state (again, after an operator's retry) makes a new callback event: its delivery
+ * state starts over, and its due marker is written before the row, so no crash can lose it.
  */
 export async function transition(
   store: RequestStore,
@@ -85,6 +90,10 @@ export async function transition(
   const next: ChatRequest = { ...current.value, ...changes, state: to, updatedAt: now.toISOString() };
   for (const key of Object.keys(next) as (keyof ChatRequest)[]) {
     if (next[key] === undefined) delete next[key];
+  }
+  if (isFinal(to) && next.callback) {
+    next.callback = { url: next.callback.url, state: 'pending', attempts: 0 };
+    await store.scheduleCallback(next.id, new Date(now.getTime() + CALLBACK_HANDOVER_MS));
   }
   return store.replace(current, next);
 }

@@ -83,6 +83,8 @@ function indexEntry(request: ChatRequest, state: State): RequestEntity {
     rowKey: invertId(request.id),
     requestId: request.id,
     dueAt: dueAtOf(request) ?? '',
+    // The row version this entry was written for: only that version's writer may remove it.
+    version: request.updatedAt,
   };
 }
 
@@ -127,7 +129,7 @@ export class TableRequestStore implements RequestStore {
     try {
       await this.upsertIndex(statePartition(next.state), indexEntry(next, next.state));
       const result = await this.table.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
-      if (from !== next.state) await this.deleteIndex(statePartition(from), invertId(next.id));
+      if (from !== next.state) await this.deleteStateIndex(from, current.value);
       return { value: next, etag: String(result.etag) };
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) {
@@ -286,6 +288,24 @@ export class TableRequestStore implements RequestStore {
 
   async dropIndexEntry(state: State, id: string): Promise<void> {
     await this.deleteIndex(statePartition(state), invertId(id));
+  }
+
+  /**
+   * Removes the entry of the state a request just left, unless a later writer has already moved it
+   * back into that state (X → Y → X): then the entry is theirs, and removing it would hide the row.
+   */
+  private async deleteStateIndex(state: State, left: ChatRequest): Promise<void> {
+    const partitionKey = statePartition(state);
+    const rowKey = invertId(left.id);
+    try {
+      const entry = await this.table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      if (entry.version !== undefined && entry.version !== left.updatedAt) return;
+      await this.table.deleteEntity(partitionKey, rowKey, { etag: entry.etag });
+    } catch (error) {
+      // Gone already, or rewritten since we read it (then it is someone else's).
+      if (isNotFound(error) || isPreconditionFailed(error)) return;
+      asStorageError(error, 'delete index entry');
+    }
   }
 
   private async upsertIndex(partitionKey: string, entity: RequestEntity): Promise<void> {

@@ -80,6 +80,8 @@ export interface FleetRateStore {
 }
 
 const SYNC_INTERVAL_MS = 1_000;
+/** Accepted calls in the 2 s before a 429 needed to read them as Graph's ceiling. */
+const MIN_ACCEPTED_SAMPLE = 4;
 const HEARTBEAT_INTERVAL_MS = 5_000;
 
 export type Admission = { ok: true } | { ok: false; retryInMs: number };
@@ -115,6 +117,11 @@ export class GraphRateGate {
     return this.state.rate;
   }
 
+  /** No call to Graph before this time (ms since epoch), as this instance last saw the fleet row. */
+  get pausedUntil(): number {
+    return this.state.pausedUntil;
+  }
+
   /** Waits for a send slot up to `maxWaitMs`; beyond that tells the caller when to come back. */
   async acquire(maxWaitMs: number): Promise<Admission> {
     await this.syncIfDue();
@@ -147,7 +154,8 @@ export class GraphRateGate {
     const now = this.clock();
     const windowStart = now - 2_000;
     const recent = this.accepted.filter((t) => t >= windowStart).length;
-    const acceptedRate = recent > 0 ? (recent / 2) * this.instances : undefined;
+    // A handful of calls says what demand was, not where Graph's ceiling is: then only the plain cut.
+    const acceptedRate = recent >= MIN_ACCEPTED_SAMPLE ? (recent / 2) * this.instances : undefined;
     this.state = onThrottle(this.state, this.settings, now, retryAfterMs, acceptedRate);
     this.tokens = 0;
     await this.publish((shared) => onThrottle(shared, this.settings, now, retryAfterMs, acceptedRate));

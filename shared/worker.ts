@@ -1,6 +1,6 @@
-import type { ChatSummary, GraphChats } from './graph-client';
-import { CreateOutcome, decideCreateOutcome, graphError, OPERATION_FIRST_CHECK_MS } from './graph-outcome';
-import type { Logger } from './log';
+import type { ChatSummary, GraphAnswer, GraphChats } from './graph-client';
+import { CreateOutcome, decideCreateOutcome, decideLookupOutcome, OPERATION_FIRST_CHECK_MS } from './graph-outcome';
+import type { LogFields, Logger } from './log';
 import { ChatRequest, isFinal, State } from './model';
 import { lostRace, RequestChanges, RequestStore, Stored, transition } from './request-store';
 import { parseRequestMessage, RequestQueue } from './request-queue';
@@ -141,41 +141,64 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
   if (request.chatType === 'group' && request.outcomeUnknownSince) {
     const found = await findEarlierChat(request, deps);
     if (found.kind === 'found') {
-      deps.log('warn', 'chat.adopted', fields);
+      deps.log('warn', 'chat.adopted', { ...fields, chatId: found.chat.id });
       await finish(
         owned,
         State.succeeded,
-        { chat: { id: found.chat.id, webUrl: found.chat.webUrl, createdDateTime: found.chat.createdDateTime } },
+        {
+          chat: {
+            id: found.chat.id,
+            webUrl: found.chat.webUrl,
+            createdDateTime: found.chat.createdDateTime,
+            tenantId: found.chat.tenantId,
+          },
+        },
         deps,
         now,
       );
       return 'adopted';
     }
     if (found.kind === 'error') {
-      return applyOutcome(
-        owned,
-        decideCreateOutcome(found.answer, context(request, deps, now, random)),
-        deps,
-        now,
-        true,
-      );
+      const outcome = decideLookupOutcome(found.answer, context(request, deps, now, random));
+      await recordGateOutcome(outcome, deps);
+      deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.listUserChats', {
+        ...fields,
+        ...answerFields(found.answer),
+        outcome: outcome.kind,
+      });
+      return applyOutcome(owned, outcome, deps, now, true);
     }
+    deps.log('info', 'chat.notFoundEarlier', fields);
   }
 
   const answer = await deps.graph.createChat(request.graphBody);
   const outcome = decideCreateOutcome(answer, context(request, deps, now, random));
-  if (outcome.kind === 'succeeded' || outcome.kind === 'pending') deps.gate.recordAccepted();
-  if (outcome.kind === 'retry' && outcome.throttledForMs !== undefined)
-    await deps.gate.recordThrottle(outcome.throttledForMs);
-  const graphRequestId = answer.kind === 'response' ? answer.headers.requestId : undefined;
+  await recordGateOutcome(outcome, deps);
   deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.createChat', {
     ...fields,
-    graphRequestId,
-    clientRequestId: answer.kind === 'response' ? answer.headers.clientRequestId : answer.clientRequestId,
-    status: answer.kind === 'response' ? answer.status : answer.kind,
+    ...answerFields(answer),
     outcome: outcome.kind,
   });
   return applyOutcome(owned, outcome, deps, now, false);
+}
+
+/** What Graph accepted and refused feeds the shared rate (AIMD) and pause. */
+async function recordGateOutcome(outcome: CreateOutcome, deps: WorkerDeps): Promise<void> {
+  if (outcome.kind === 'succeeded' || outcome.kind === 'pending') deps.gate.recordAccepted();
+  if (outcome.kind === 'retry' && outcome.throttledForMs !== undefined) {
+    // The shared row is an optimisation: a storage hiccup here must not lose the answer.
+    await deps.gate.recordThrottle(outcome.throttledForMs).catch(() => undefined);
+  }
+}
+
+function answerFields(answer: GraphAnswer): LogFields {
+  return answer.kind === 'response'
+    ? {
+        graphRequestId: answer.headers.requestId,
+        clientRequestId: answer.headers.clientRequestId,
+        status: answer.status,
+      }
+    : { clientRequestId: answer.clientRequestId, status: answer.kind, code: answer.code };
 }
 
 function context(request: ChatRequest, deps: WorkerDeps, now: () => Date, random: () => number) {
@@ -243,12 +266,17 @@ async function applyOutcome(
           graceStartedAt:
             outcome.counts === 'grace' ? (request.graceStartedAt ?? at.toISOString()) : request.graceStartedAt,
         };
+        // The marker first: if the message cannot be sent (or we die), the timer sends it.
+        await deps.store.markUnsent([request.id], at);
         const queued = await transition(deps.store, owned, State.queued, changes, at);
         await deps.queue.send({ id: request.id, attempt: queued.value.attempts }, outcome.delayMs / 1000);
+        await deps.store.clearUnsent(request.id).catch(() => undefined);
         deps.log('info', 'request.retryScheduled', {
           requestId: request.id,
           attempt: request.attempts,
+          graphRequestId: outcome.error.graphRequestId,
           delayMs: outcome.delayMs,
+          nextAttemptAt,
           reason: outcome.counts,
           code: outcome.error.code,
         });
@@ -293,23 +321,33 @@ async function finish(
   if (deps.onFinal) await deps.onFinal(done.value);
 }
 
-type Lookup =
-  { kind: 'found'; chat: ChatSummary } | { kind: 'none' } | { kind: 'error'; answer: Parameters<typeof graphError>[0] };
+type Lookup = { kind: 'found'; chat: ChatSummary } | { kind: 'none' } | { kind: 'error'; answer: GraphAnswer };
+
+/** Graph lists at most this many members per chat with $expand=members. */
+const EXPANDED_MEMBERS_CAP = 25;
 
 /** Looks for a group chat an earlier attempt may have made: same type, topic and members, created since. */
 async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<Lookup> {
   const since = new Date(dateMs(request.outcomeUnknownSince) - LOOKUP_SKEW_MS);
-  const wanted = request.graphBody.members.map((m) => (userFromBind(m['user@odata.bind']) ?? '').toLowerCase());
-  const result = await deps.graph.listUserChats(wanted[0] ?? '', since);
+  const members = request.graphBody.members.map((m) => ({
+    user: (userFromBind(m['user@odata.bind']) ?? '').toLowerCase(),
+    federated: Boolean(m.tenantId),
+  }));
+  const wanted = new Set(members.map((m) => m.user));
+  // A member of this tenant: the app cannot list a federated user's chats.
+  const listed = members.find((m) => !m.federated) ?? members[0];
+  const result = await deps.graph.listUserChats(listed?.user ?? '', since);
   if (!result.ok) return { kind: 'error', answer: result.answer };
   const topic = request.graphBody.topic ?? null;
   const match = result.chats.find((chat) => {
     if (chat.chatType !== 'group' || (chat.topic ?? null) !== topic) return false;
-    if (chat.members.length !== wanted.length) return false;
-    const have = new Set(
-      chat.members.flatMap((m) => [m.userId?.toLowerCase(), m.email?.toLowerCase()]).filter(Boolean),
-    );
-    return wanted.every((user) => have.has(user));
+    // Graph expands at most 25 members: then every listed member must be one of ours.
+    if (chat.members.length !== Math.min(wanted.size, EXPANDED_MEMBERS_CAP)) return false;
+    const have = chat.members.map((m) => [m.userId?.toLowerCase(), m.email?.toLowerCase()]);
+    const listedAreOurs = have.every((ids) => ids.some((id) => id !== undefined && wanted.has(id)));
+    if (wanted.size > EXPANDED_MEMBERS_CAP) return listedAreOurs;
+    const haveIds = new Set(have.flat().filter((id): id is string => id !== undefined));
+    return listedAreOurs && [...wanted].every((user) => haveIds.has(user));
   });
   return match ? { kind: 'found', chat: match } : { kind: 'none' };
 }

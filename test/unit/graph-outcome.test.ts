@@ -4,6 +4,7 @@ import {
   chatIdFromLocation,
   CreateContext,
   decideCreateOutcome,
+  decideLookupOutcome,
   decidePollOutcome,
   MAX_TRANSIENT_FAILURES,
   parseRetryAfter,
@@ -165,6 +166,35 @@ describe('decideCreateOutcome', () => {
       ctx,
     );
     expect(down).toMatchObject({ kind: 'retry', outcomeUnknown: false });
+  });
+});
+
+describe("decideLookupOutcome (listing a member's chats before posting again)", () => {
+  it('403 fails naming the read permission the lookup needs', () => {
+    const outcome = decideLookupOutcome(response(403, graphErrorBody('Forbidden', 'Missing role')), ctx);
+    expect(outcome.kind).toBe('failed');
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/Chat\.ReadBasic\.All/);
+    expect(outcome.kind === 'failed' && outcome.error.graphRequestId).toBe('req-1');
+  });
+
+  it('429 and 5xx retry, keeping the earlier outcome unknown (never a blind POST)', () => {
+    const throttled = decideLookupOutcome(
+      response(429, graphErrorBody('TooManyRequests', 'x'), { retryAfter: '2' }),
+      ctx,
+    );
+    expect(throttled).toMatchObject({ kind: 'retry', delayMs: 2000, throttledForMs: 2000, outcomeUnknown: true });
+    const down = decideLookupOutcome(response(503, graphErrorBody('ServiceUnavailable', 'x')), ctx);
+    expect(down).toMatchObject({ kind: 'retry', outcomeUnknown: true, counts: 'transient' });
+  });
+
+  it('404 (the member is not replicated yet) waits out the grace window like a create', () => {
+    const outcome = decideLookupOutcome(response(404, graphErrorBody('NotFound', 'no user')), ctx);
+    expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace', outcomeUnknown: true });
+  });
+
+  it('other 4xx fail saying the earlier attempt could not be checked', () => {
+    const outcome = decideLookupOutcome(response(400, graphErrorBody('BadRequest', 'bad filter')), ctx);
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/earlier attempt whose outcome is unknown/);
   });
 });
 

@@ -41,6 +41,22 @@ describe('GraphRateGate', () => {
     expect(b.fleetRate).toBeLessThan(50);
   });
 
+  it('a 429 after a handful of accepted calls is a plain cut; after many, a cut to what Graph accepted', async () => {
+    let now = 1_000_000;
+    const quiet = new GraphRateGate(aimdSettings(20), new MemoryFleetRateStore(), 'quiet', () => now);
+    quiet.recordAccepted();
+    await quiet.recordThrottle(1000);
+    expect(quiet.fleetRate).toBeCloseTo(14);
+
+    const busy = new GraphRateGate(aimdSettings(20), new MemoryFleetRateStore(), 'busy', () => now);
+    for (let i = 0; i < 8; i += 1) {
+      busy.recordAccepted();
+      now += 200;
+    }
+    await busy.recordThrottle(1000);
+    expect(busy.fleetRate).toBeCloseTo(0.95 * 4);
+  });
+
   it('spaces calls at the local share of the rate', async () => {
     let now = 0;
     const gate = new GraphRateGate(aimdSettings(2), new MemoryFleetRateStore(), 'solo', () => now);

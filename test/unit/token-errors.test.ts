@@ -22,6 +22,16 @@ describe('token errors', () => {
     expect(tokenAnswer(error, 'c')).toMatchObject({ kind: 'token', code: 'authority_unreachable', retryable: true });
   });
 
+  it("Entra's transient answers (temporarily_unavailable, AADSTS90033) retry, though they carry an AADSTS code", () => {
+    const error = Object.assign(
+      new Error(
+        'temporarily_unavailable: Error(s): 90033 - Description: AADSTS90033: A transient error has occurred. Please try again.',
+      ),
+      { name: 'AuthenticationRequiredError' },
+    );
+    expect(tokenAnswer(error, 'c')).toMatchObject({ code: 'temporarily_unavailable', retryable: true });
+  });
+
   it('no managed identity is permanent', () => {
     const error = Object.assign(new Error('ManagedIdentityCredential: no managed identity endpoint'), {
       name: 'CredentialUnavailableError',

@@ -1,3 +1,4 @@
+import type { GraphChats } from '../../shared/graph-client';
 import { ChatRequest, State } from '../../shared/model';
 import { newChatRequest } from '../../shared/intake';
 import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
@@ -155,6 +156,63 @@ describe('worker', () => {
     const row = (await store.get(request.id))!.value;
     expect(row.outcomeUnknownSince).toBeUndefined();
     expect(row.transientFailures ?? 0).toBe(0);
+  });
+
+  it('a retry keeps an unsent marker until its message is sent (the timer sends it if we die)', async () => {
+    const { store, queue, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [response(500, { error: { code: 'InternalServerError', message: 'x' } })];
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    expect(store.unsent.has(request.id)).toBe(false);
+
+    const again = await seed(store, groupBody, now());
+    graph.createAnswers = [response(500, { error: { code: 'InternalServerError', message: 'x' } })];
+    const failing = { send: async () => Promise.reject(new Error('queue down')) };
+    await expect(processRequestMessage({ id: again.id, attempt: 0 }, { ...deps, queue: failing })).rejects.toThrow();
+    expect(store.unsent.has(again.id)).toBe(true);
+    expect((await store.get(again.id))!.value.state).toBe(State.queued);
+    expect(queue.sent.map((s) => s.message.id)).not.toContain(again.id);
+  });
+
+  it('a throttled lookup pauses the gate and retries without posting', async () => {
+    const { store, queue, graph, deps, now, advance } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [
+      { kind: 'network', code: 'ConnectionReset', message: 'reset', timedOut: false, clientRequestId: 'c' },
+    ];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    const throttled: Awaited<ReturnType<GraphChats['listUserChats']>> = {
+      ok: false,
+      answer: response(429, { error: { code: 'TooManyRequests', message: 'x' } }, { retryAfter: '4' }),
+    };
+    (graph as GraphChats).listUserChats = async () => throttled;
+    advance(queue.sent.at(-1)!.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(queue.sent.at(-1)!.message, deps)).toBe('retry');
+    expect(graph.posts).toHaveLength(1);
+    expect((await deps.gate.acquire(0)).ok).toBe(false);
+    expect((await store.get(request.id))!.value.outcomeUnknownSince).toBeDefined();
+  });
+
+  it('the lookup lists a member of this tenant, not a federated one', async () => {
+    const { store, graph, deps, now, queue, advance } = setup();
+    const request = await seed(
+      store,
+      {
+        chatType: 'group',
+        topic: 'Fed',
+        members: [
+          { user: '8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca', tenantId: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1' },
+          'local@contoso.com',
+          'other@contoso.com',
+        ],
+      },
+      now(),
+    );
+    graph.createAnswers = [{ kind: 'network', code: 'Timeout', message: 't', timedOut: true, clientRequestId: 'c' }];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    advance(queue.sent.at(-1)!.delaySeconds * 1000 + 1);
+    await processRequestMessage(queue.sent.at(-1)!.message, deps);
+    expect(graph.lookups[0]?.user).toBe('local@contoso.com');
   });
 
   it('202 → pending with an absolute operation URL', async () => {

@@ -1,0 +1,213 @@
+/**
+ * The Graph adapter (SdkGraphChats) against the simulator over TLS: the real SDKs, no mocks.
+ * What each Graph answer looks like once it is data, and the retry layers: the adapter never retries.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../shared/config';
+import { createCredential, GraphAnswer, SdkGraphChats } from '../../shared/graph-client';
+import { GraphCreateChatBody } from '../../shared/model';
+import { startStack, Stack } from '../support/stack';
+
+const MEMBER = '#microsoft.graph.aadUserConversationMember';
+const bind = (user: string) => `https://graph.microsoft.com/v1.0/users('${user}')`;
+
+function groupBody(topic: string, users = ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com']) {
+  return {
+    chatType: 'group',
+    topic,
+    members: users.map((u) => ({ '@odata.type': MEMBER, roles: ['owner'], 'user@odata.bind': bind(u) })),
+  } as GraphCreateChatBody;
+}
+
+const withApp = (topic: string): GraphCreateChatBody => ({
+  ...groupBody(topic),
+  installedApps: [
+    {
+      'teamsApp@odata.bind':
+        'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/05F59CEC-A742-4A50-A62E-202A57E478A4',
+    },
+  ],
+});
+
+function graphFor(stack: Stack, env: Record<string, string> = {}, timeoutMs?: number): SdkGraphChats {
+  const config = loadConfig({ ...stack.env, ...env });
+  return new SdkGraphChats(createCredential(config.graph), config.graph, { timeoutMs });
+}
+
+function response(answer: GraphAnswer) {
+  if (answer.kind !== 'response') throw new Error(`expected a response, got ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+describe('SdkGraphChats against the simulator', () => {
+  let stack: Stack;
+  let graph: SdkGraphChats;
+  const posts = (since: number) =>
+    stack.sim.control.requests(since).filter((r) => r.method === 'POST' && r.path === '/v1.0/chats');
+  const lastSeq = () => stack.sim.control.requests().at(-1)?.seq ?? 0;
+
+  beforeAll(async () => {
+    stack = await startStack({ host: false, simulator: { tenantRps: 1000 } });
+    graph = graphFor(stack);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  afterEach(() => stack.sim.control.clearFaults());
+
+  it('201: the chat with id, webUrl, createdDateTime, tenantId, and both request ids', async () => {
+    const answer = response(await graph.createChat(groupBody('Adapter 201'), 'c0ffee00-0000-4000-8000-000000000001'));
+    expect(answer.status).toBe(201);
+    const chat = answer.body as Record<string, string>;
+    expect(chat.id).toMatch(/@thread\.v2$/);
+    expect(chat.webUrl).toMatch(/^https:\/\//);
+    expect(chat.createdDateTime).toBeDefined();
+    expect(chat.tenantId).toBe(stack.sim.tenantId);
+    expect(answer.headers.requestId).toBeTruthy();
+    expect(answer.headers.clientRequestId).toBe('c0ffee00-0000-4000-8000-000000000001');
+  });
+
+  it('no SDK RetryHandler: a 503 after Graph made the chat is one POST, answered as it came', async () => {
+    const since = lastSeq();
+    const before = stack.sim.control.chats().count;
+    stack.sim.control.addFault({
+      match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+      phase: 'after',
+      fault: { type: 'status', status: 503, retryAfter: null },
+    });
+    const answer = response(await graph.createChat(groupBody('Adapter 503')));
+    expect(answer.status).toBe(503);
+    expect(posts(since)).toHaveLength(1);
+    expect(stack.sim.control.chats().count).toBe(before + 1);
+  });
+
+  it('429 reaches the caller once, with a fractional Retry-After kept as sent', async () => {
+    const since = lastSeq();
+    stack.sim.control.addFault({
+      match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+      fault: { type: 'status', status: 429, retryAfter: 2.128 },
+    });
+    const answer = response(await graph.createChat(groupBody('Adapter 429')));
+    expect(answer.status).toBe(429);
+    expect(answer.headers.retryAfter).toBe('2.128');
+    expect(posts(since)).toHaveLength(1);
+  });
+
+  it('a POST answered after the client timeout is a network answer (timed out) while the chat exists', async () => {
+    const quick = graphFor(stack, {}, 400);
+    const before = stack.sim.control.chats().count;
+    stack.sim.control.addFault({
+      match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+      phase: 'after',
+      fault: { type: 'delay', ms: 1500 },
+    });
+    const answer = await quick.createChat(groupBody('Adapter timeout'));
+    expect(answer).toMatchObject({ kind: 'network', timedOut: true, code: 'Timeout' });
+    expect(stack.sim.control.chats().count).toBe(before + 1);
+  });
+
+  it('a connection reset after the work is a network answer; the chat exists', async () => {
+    const before = stack.sim.control.chats().count;
+    stack.sim.control.addFault({
+      match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+      phase: 'after',
+      fault: { type: 'reset' },
+    });
+    const answer = await graph.createChat(groupBody('Adapter reset'));
+    expect(answer).toMatchObject({ kind: 'network', timedOut: false, code: 'ConnectionReset' });
+    expect(stack.sim.control.chats().count).toBe(before + 1);
+  });
+
+  it('400: Graph code, message and both request ids', async () => {
+    const body = groupBody('Adapter 400');
+    body.members[0]!.roles = ['member'];
+    const answer = response(await graph.createChat(body));
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      error: { code: 'BadRequest', message: expect.stringContaining("'member' is not supported") },
+    });
+    expect(answer.headers.requestId).toBeTruthy();
+    expect(answer.headers.clientRequestId).toBeTruthy();
+  });
+
+  it('a wrong secret is a token answer (invalid_client, not retryable) and Graph is never called', async () => {
+    const since = lastSeq();
+    const wrong = graphFor(stack, { GRAPH_CLIENT_SECRET: 'not-the-secret' });
+    const answer = await wrong.createChat(groupBody('Adapter wrong secret'));
+    expect(answer).toMatchObject({ kind: 'token', code: 'invalid_client', retryable: false });
+    expect(posts(since)).toHaveLength(0);
+  });
+
+  it('a client certificate (GRAPH_CLIENT_CERTIFICATE_PATH) gets a token and creates the chat', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-cert-'));
+    const certificatePath = join(dir, 'client.pem');
+    writeFileSync(certificatePath, stack.sim.certificate.pem);
+    const env = {
+      ...stack.env,
+      GRAPH_CLIENT_ID: stack.sim.certificate.clientId,
+      GRAPH_CLIENT_CERTIFICATE_PATH: certificatePath,
+    };
+    delete (env as Record<string, string | undefined>).GRAPH_CLIENT_SECRET;
+    const config = loadConfig(env);
+    expect(config.graph.credential.kind).toBe('clientCertificate');
+    const withCertificate = new SdkGraphChats(createCredential(config.graph), config.graph);
+    const answer = response(await withCertificate.createChat(groupBody('Adapter certificate')));
+    expect(answer.status).toBe(201);
+  });
+
+  it('an Entra outage (temporarily_unavailable) is a retryable token answer', async () => {
+    const fresh = graphFor(stack);
+    stack.sim.control.addFault({
+      match: { method: 'POST', pathPrefix: `/${stack.sim.tenantId}/oauth2/v2.0/token` },
+      count: 10,
+      fault: { type: 'tokenError', error: 'temporarily_unavailable' },
+    });
+    const answer = await fresh.createChat(groupBody('Adapter token outage'));
+    expect(answer).toMatchObject({ kind: 'token', retryable: true });
+  });
+
+  it('202: a relative Location that resolveLocation makes absolute; polls send Prefer: include-unknown-enum-members', async () => {
+    const answer = response(await graph.createChat(withApp('Adapter 202')));
+    expect(answer.status).toBe(202);
+    const location = answer.headers.location!;
+    expect(location).toMatch(/^\/chats\('[^']+'\)\/operations\('[^']+'\)$/);
+    const absolute = graph.resolveLocation(location);
+    expect(absolute).toBe(`${stack.sim.graphBaseUrl}/beta${location}`);
+
+    const since = lastSeq();
+    const op = response(await graph.getOperation(absolute));
+    expect(op.status).toBe(200);
+    expect(op.body).toMatchObject({ operationType: 'createChat' });
+    const get = stack.sim.control.requests(since).find((r) => r.method === 'GET');
+    expect(get?.headers.prefer).toBe('include-unknown-enum-members');
+  });
+
+  it("listUserChats: one member's group chats since a time, with members, across pages", async () => {
+    const user = 'user77@contoso.com';
+    const others = ['user78@contoso.com', 'user79@contoso.com'];
+    const old = response(await graph.createChat(groupBody('Listing old', [user, ...others])));
+    await new Promise((r) => setTimeout(r, 20));
+    const since = new Date();
+    for (let i = 0; i < 53; i += 1) {
+      response(await graph.createChat(groupBody(`Listing ${i}`, [user, ...others])));
+    }
+    const listed = await graph.listUserChats(user, since);
+    if (!listed.ok) throw new Error(JSON.stringify(listed.answer));
+    expect(listed.chats).toHaveLength(53);
+    expect(listed.chats.map((c) => c.id)).not.toContain((old.body as { id: string }).id);
+    expect(listed.chats[0]).toMatchObject({ chatType: 'group', topic: expect.stringMatching(/^Listing \d+$/) });
+    expect(listed.chats[0]!.members).toHaveLength(3);
+    expect(listed.chats[0]!.members.map((m) => m.email)).toEqual(expect.arrayContaining([user, ...others]));
+  });
+
+  it('getChat: the chat with its webUrl, or 404', async () => {
+    const made = response(await graph.createChat(groupBody('Adapter getChat')));
+    const id = (made.body as { id: string }).id;
+    const got = response(await graph.getChat(id));
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id, webUrl: expect.stringMatching(/^https:\/\//) });
+    expect(response(await graph.getChat('19:missing@thread.v2')).status).toBe(404);
+  });
+});
