@@ -6,6 +6,7 @@ import { ChatRequest, State } from './model';
 import type { IdempotencyRecord, RequestStore } from './request-store';
 import type { RequestQueue } from './request-queue';
 import type { FieldError, ParsedRequest } from './request-schema';
+import { recordAccepted } from './telemetry';
 
 /**
  * Accepting requests: record, then enqueue, never twice.
@@ -190,6 +191,7 @@ export async function submitRequest(
   const lost = await recordRow(request, deps);
   if (lost) return lost;
   const messageDeferred = await enqueue(request, deps, now);
+  recordAccepted(1);
   deps.log('info', 'request.accepted', {
     requestId: request.id,
     attempt: 0,
@@ -318,6 +320,7 @@ export async function submitBatch(
           // The row is written: from here the request is accepted whatever the queue does.
           await enqueue(request, deps, now, outage);
           results.set(item.index, { index: item.index, status: 'accepted', id: request.id });
+          recordAccepted(1);
           deps.log('info', 'request.accepted', { requestId: request.id, attempt: 0, keySource: item.keys[0]?.source });
         }),
       ),

@@ -2,6 +2,7 @@ import type { Logger } from './log';
 import { ChatRequest, isFinal, State } from './model';
 import { lostRace, RequestStore, transition } from './request-store';
 import { parseRequestMessage } from './request-queue';
+import { recordFinal } from './telemetry';
 
 export interface PoisonDeps {
   store: RequestStore;
@@ -65,6 +66,7 @@ export async function failPoisoned(input: unknown, deps: PoisonDeps): Promise<Po
         attempt: failed.value.attempts,
         code: 'PoisonMessage',
       });
+      recordFinal(failed.value);
       if (deps.onFinal) await deps.onFinal(failed.value);
       return 'failed';
     } catch (error) {

@@ -14,6 +14,7 @@ import { isStaleIndexEntry, lostRace, RequestStore, Stored, transition } from '.
 import type { RequestQueue } from './request-queue';
 import type { GraphRateGate } from './throttle';
 import { ATTEMPT_LEASE_MS } from './worker';
+import { recordFinal } from './telemetry';
 
 /**
  * One timer tick. It reads only index partitions of work that is due — pending operations whose
@@ -282,6 +283,7 @@ async function settle(
     attempt: done.value.attempts,
     code: done.value.error?.code,
   });
+  recordFinal(done.value);
   if (deps.onFinal) await deps.onFinal(done.value);
 }
 

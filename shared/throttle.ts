@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { asStorageError, isConflict, isNotFound, isPreconditionFailed } from './errors';
+import { recordThrottled } from './telemetry';
 
 /**
  * The send rate to Graph, shared by every worker of the app. Graph's real ceiling for POST /chats
@@ -151,6 +152,7 @@ export class GraphRateGate {
 
   /** A 429: cut the fleet rate and pause everyone; shared at once. */
   async recordThrottle(retryAfterMs: number): Promise<void> {
+    recordThrottled();
     const now = this.clock();
     const windowStart = now - 2_000;
     const recent = this.accepted.filter((t) => t >= windowStart).length;

@@ -6,6 +6,7 @@ import { lostRace, RequestChanges, RequestStore, Stored, transition } from './re
 import { parseRequestMessage, RequestQueue } from './request-queue';
 import type { GraphRateGate } from './throttle';
 import { userFromBind } from './request-schema';
+import { recordFinal } from './telemetry';
 
 /**
  * The queue worker: creates each chat exactly once.
@@ -318,6 +319,7 @@ async function finish(
     code: done.value.error?.code,
     graphRequestId: done.value.error?.graphRequestId,
   });
+  recordFinal(done.value);
   if (deps.onFinal) await deps.onFinal(done.value);
 }
 

@@ -1,3 +1,4 @@
+import { noopCounters, setTelemetryCounters } from '../../shared/telemetry';
 import type { GraphChats } from '../../shared/graph-client';
 import { ChatRequest, State } from '../../shared/model';
 import { newChatRequest } from '../../shared/intake';
@@ -243,5 +244,35 @@ describe('worker', () => {
     expect(await processRequestMessage('garbage', deps)).toBe('invalid-message');
     expect(await processRequestMessage({ id: 'x', attempt: 0 }, deps)).toBe('invalid-message');
     expect(await processRequestMessage({ id: newRequestId(), attempt: 0 }, deps)).toBe('unknown-request');
+  });
+});
+
+describe('worker counters', () => {
+  afterEach(() => setTelemetryCounters(noopCounters));
+
+  it('counts a created chat, a failure by code and a 429', async () => {
+    // Prepare: counters that record what they are told.
+    const seen: string[] = [];
+    setTelemetryCounters({
+      chatCreated: () => seen.push('created'),
+      chatFailed: (code) => seen.push(`failed:${code}`),
+      throttled: () => seen.push('throttled'),
+      accepted: () => seen.push('accepted'),
+    });
+    const { store, graph, deps, now } = setup();
+    const ok = await seed(store, groupBody, now());
+    const bad = await seed(store, { ...groupBody, topic: 'Other' }, now());
+    const slow = await seed(store, { ...groupBody, topic: 'Slow' }, now());
+    graph.createAnswers = [
+      created('19:ok@thread.v2'),
+      response(400, { error: { code: 'BadRequest', message: 'no' } }),
+      response(429, undefined, { retryAfter: '0.01' }),
+    ];
+    // Act
+    await processRequestMessage({ id: ok.id, attempt: 0 }, deps);
+    await processRequestMessage({ id: bad.id, attempt: 0 }, deps);
+    await processRequestMessage({ id: slow.id, attempt: 0 }, deps);
+    // Assess
+    expect(seen).toEqual(['created', 'failed:BadRequest', 'throttled']);
   });
 });
