@@ -59,7 +59,9 @@ export async function intake(request: HttpRequest, context: InvocationContext): 
       maxBytes: MAX_BODY_BYTES,
     });
     if (!body.ok) return problemAnswer(body.problem);
-    const parsed = parseProvisioningRequest(body.value, new Date());
+    const parsed = parseProvisioningRequest(body.value, new Date(), {
+      allowLoopbackHttpCallback: svc.config.callback.allowLocalhost,
+    });
     const header = idempotencyKeyHeader(request);
     if (!parsed.ok || header.errors.length > 0) {
       return problemAnswer(validationProblem([...(parsed.ok ? [] : parsed.errors), ...header.errors]));
@@ -111,7 +113,9 @@ export async function intakeBatch(request: HttpRequest, context: InvocationConte
       maxBytes: MAX_BATCH_BYTES,
     });
     if (!body.ok) return problemAnswer(body.problem);
-    const batch = parseBatchRequest(body.value, new Date());
+    const batch = parseBatchRequest(body.value, new Date(), {
+      allowLoopbackHttpCallback: svc.config.callback.allowLocalhost,
+    });
     const header = idempotencyKeyHeader(request);
     if (!batch.ok || header.errors.length > 0) {
       return problemAnswer(validationProblem([...(batch.ok ? [] : batch.errors), ...header.errors]));

@@ -12,6 +12,7 @@ import {
   RoleSchema,
   parseIsoDateTime,
   parseProvisioningRequest,
+  type ParseOptions,
 } from './request-schema';
 
 /**
@@ -83,7 +84,7 @@ export type BatchParseResult =
   { ok: true; items: { index: number; result: ParseResult }[] } | { ok: false; errors: FieldError[] };
 
 /** The batch envelope, then every item; item error paths start with `requests[i]`. */
-export function parseBatchRequest(body: unknown, now: Date): BatchParseResult {
+export function parseBatchRequest(body: unknown, now: Date, options: ParseOptions = {}): BatchParseResult {
   const envelope = BatchEnvelopeSchema.safeParse(body);
   if (!envelope.success) {
     return {
@@ -100,7 +101,7 @@ export function parseBatchRequest(body: unknown, now: Date): BatchParseResult {
   return {
     ok: true,
     items: envelope.data.requests.map((item, index) => {
-      const result = parseProvisioningRequest(item, now);
+      const result = parseProvisioningRequest(item, now, options);
       if (result.ok) return { index, result };
       const errors = result.errors.map((e) => ({
         path: e.path === '' ? `requests[${index}]` : `requests[${index}]${e.path.startsWith('[') ? '' : '.'}${e.path}`,

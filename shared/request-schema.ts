@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { isLoopbackHost } from './config';
 import type { App, GraphCreateChatBody, GraphInstalledApp, GraphMember, Member } from './model';
 
 /**
@@ -159,7 +160,8 @@ function callbackUrlProblem(value: string): string | undefined {
   } catch {
     return `callbackUrl must be ${expected}; ${show(value)} is not a URL`;
   }
-  if (url.protocol !== 'https:')
+  // http to a loopback host passes the shape check; parseProvisioningRequest allows it only in the local run.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
     return `callbackUrl must be ${expected}; got the scheme "${url.protocol.slice(0, -1)}"`;
   if (url.username !== '' || url.password !== '')
     return `callbackUrl must not carry a user name or password (${expected})`;
@@ -681,7 +683,12 @@ function capped(errors: FieldError[]): FieldError[] {
 }
 
 /** Parses one provisioning request (either form); on failure lists every problem found. */
-export function parseProvisioningRequest(body: unknown, now: Date): ParseResult {
+export interface ParseOptions {
+  /** The local run (ALLOW_LOCALHOST_CALLBACKS): http callbacks to a loopback host are allowed. */
+  allowLoopbackHttpCallback?: boolean;
+}
+
+export function parseProvisioningRequest(body: unknown, now: Date, options: ParseOptions = {}): ParseResult {
   if (!isObject(body)) {
     return {
       ok: false,
@@ -692,7 +699,12 @@ export function parseProvisioningRequest(body: unknown, now: Date): ParseResult 
   const schema = form === 'graph' ? GraphRequestSchema : CompactRequestSchema;
   const parsed = schema.safeParse(body);
   const shapeErrors = parsed.success ? [] : toFieldErrors(parsed.error.issues).filter((e) => !within(e.path, mixed));
-  const errors = [...formErrors, ...shapeErrors, ...crossFieldErrors(body, form, now)];
+  const errors = [
+    ...formErrors,
+    ...shapeErrors,
+    ...crossFieldErrors(body, form, now),
+    ...localCallbackErrors(body, options),
+  ];
   if (errors.length > 0 || !parsed.success) {
     return { ok: false, errors: capped(errors.length > 0 ? errors : [{ path: '', message: 'The body is not valid' }]) };
   }
@@ -705,6 +717,18 @@ export function parseProvisioningRequest(body: unknown, now: Date): ParseResult 
   if (data.callbackUrl !== undefined) value.callbackUrl = data.callbackUrl;
   if (data.notBefore !== undefined) value.notBefore = new Date(parseIsoDateTime(data.notBefore)!).toISOString();
   return { ok: true, value };
+}
+
+function localCallbackErrors(body: Record<string, unknown>, options: ParseOptions): FieldError[] {
+  const value = body.callbackUrl;
+  if (typeof value !== 'string' || options.allowLoopbackHttpCallback || !/^http:/i.test(value)) return [];
+  return [
+    {
+      path: 'callbackUrl',
+      message:
+        'callbackUrl must be an absolute https:// URL; http to localhost is allowed only in the local run (ALLOW_LOCALHOST_CALLBACKS=true)',
+    },
+  ];
 }
 
 type CompactRequest = z.infer<typeof CompactRequestSchema>;

@@ -800,3 +800,25 @@ describe('payloadHash', () => {
     expect(hashes.size).toBe(variants.length + 1);
   });
 });
+
+describe('http callbacks to localhost (local run only)', () => {
+  const body = {
+    chatType: 'oneOnOne',
+    members: ['a@contoso.com', 'b@contoso.com'],
+    callbackUrl: 'http://localhost:9000/hook',
+  };
+  it('are refused by default, naming the setting', () => {
+    const result = parseProvisioningRequest(body, new Date());
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.errors).toEqual([
+      expect.objectContaining({ path: 'callbackUrl', message: expect.stringContaining('ALLOW_LOCALHOST_CALLBACKS') }),
+    ]);
+  });
+  it('are accepted when the local run allows them, but never to other hosts', () => {
+    expect(parseProvisioningRequest(body, new Date(), { allowLoopbackHttpCallback: true }).ok).toBe(true);
+    const remote = parseProvisioningRequest({ ...body, callbackUrl: 'http://hooks.contoso.com/x' }, new Date(), {
+      allowLoopbackHttpCallback: true,
+    });
+    expect(remote.ok).toBe(false);
+  });
+});
