@@ -100,6 +100,20 @@ describe('the pipeline, end to end through HTTP', () => {
     for (const name of names) expect(sent).toContain(JSON.stringify(fixture(name)));
   });
 
+  it("the README's curl body works as pasted", async () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const body = /-d '(\{"chatType".*?\})'/.exec(readme)?.[1];
+    expect(body).toBeDefined();
+    const accepted = await stack.api('/api/requests', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(accepted.status).toBe(202);
+    const done = await until(stack, ((await accepted.json()) as Resource).id, 'succeeded');
+    expect(done.chat?.id).toMatch(/@thread\.v2$/);
+  });
+
   it('the queue is drained and nothing went to the poison queue', async () => {
     const poison = new QueueClient(stack.azurite.connectionString, 'chat-requests-poison');
     const props = await poison.getProperties();
