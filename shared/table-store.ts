@@ -34,7 +34,8 @@ import {
 const REQUEST_RK = 'request';
 // Table string properties hold at most 32K UTF-16 characters; the JSON document is split across columns.
 const CHUNK = 30_000;
-const MAX_CHUNKS = 30;
+// An entity holds at most 1 MiB (UTF-16): 15 × 30,000 characters stays under it with room for the rest.
+const MAX_CHUNKS = 15;
 
 export function invertId(id: string): string {
   return id.replace(/[0-9a-f]/g, (c) => (15 - parseInt(c, 16)).toString(16));
@@ -247,17 +248,11 @@ export class TableRequestStore implements RequestStore {
   }
 
   async listUnsent(olderThan: Date, limit: number): Promise<string[]> {
-    const filter = odata`PartitionKey eq 'unsent' and since le ${olderThan.toISOString()}`;
-    const ids: string[] = [];
-    try {
-      for await (const entry of this.table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
-        ids.push(String(entry.rowKey));
-        if (ids.length >= limit) break;
-      }
-    } catch (error) {
-      return asStorageError(error, 'list unsent');
-    }
-    return ids;
+    return this.listMarkers(
+      odata`PartitionKey eq 'unsent' and since le ${olderThan.toISOString()}`,
+      limit,
+      'list unsent',
+    );
   }
 
   async scheduleCallback(id: string, dueAt: Date): Promise<void> {
@@ -273,7 +268,15 @@ export class TableRequestStore implements RequestStore {
   }
 
   async listDueCallbacks(now: Date, limit: number): Promise<string[]> {
-    const filter = odata`PartitionKey eq 'callbacks' and dueAt le ${now.toISOString()}`;
+    return this.listMarkers(
+      odata`PartitionKey eq 'callbacks' and dueAt le ${now.toISOString()}`,
+      limit,
+      'list due callbacks',
+    );
+  }
+
+  /** Request ids of the marker rows (RowKey = id) that match, at most `limit`. */
+  private async listMarkers(filter: string, limit: number, what: string): Promise<string[]> {
     const ids: string[] = [];
     try {
       for await (const entry of this.table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
@@ -281,7 +284,7 @@ export class TableRequestStore implements RequestStore {
         if (ids.length >= limit) break;
       }
     } catch (error) {
-      return asStorageError(error, 'list due callbacks');
+      return asStorageError(error, what);
     }
     return ids;
   }
