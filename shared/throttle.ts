@@ -84,6 +84,8 @@ const SYNC_INTERVAL_MS = 1_000;
 /** Accepted calls in the 2 s before a 429 needed to read them as Graph's ceiling. */
 const MIN_ACCEPTED_SAMPLE = 4;
 const HEARTBEAT_INTERVAL_MS = 5_000;
+/** A heartbeat this old belongs to an instance that is gone for good. */
+const FORGET_INSTANCE_MS = 60 * 60_000;
 
 export type Admission = { ok: true } | { ok: false; retryInMs: number };
 
@@ -250,11 +252,17 @@ export class TableFleetRateStore implements FleetRateStore {
   async liveInstances(now: number): Promise<number> {
     let count = 0;
     const since = now - 3 * HEARTBEAT_INTERVAL_MS;
+    const gone: string[] = [];
     for await (const entity of this.table.listEntities<{ seenAt: number }>({
-      queryOptions: { filter: `PartitionKey eq 'throttle-instances' and seenAt ge ${since}` },
+      queryOptions: { filter: `PartitionKey eq 'throttle-instances'`, select: ['RowKey', 'seenAt'] },
     })) {
       if (entity.seenAt >= since) count += 1;
+      else if (entity.seenAt < now - FORGET_INSTANCE_MS && entity.rowKey) gone.push(entity.rowKey);
     }
+    // Instances that scaled in long ago leave their row behind: clear a few per count so the partition stays small.
+    await Promise.all(
+      gone.slice(0, 20).map((rowKey) => this.table.deleteEntity('throttle-instances', rowKey).catch(() => undefined)),
+    );
     return count;
   }
 }
