@@ -42,7 +42,12 @@ export type CreateOutcome =
       throttledForMs?: number;
       counts: 'transient' | 'grace' | 'throttle';
     }
-  | { kind: 'failed'; error: RequestError };
+  | {
+      kind: 'failed';
+      error: RequestError;
+      /** Graph may have made the chat before this failure: an ops retry must look first. */
+      outcomeUnknown?: boolean;
+    };
 
 export interface CreateContext {
   now: Date;
@@ -225,6 +230,7 @@ function transient(error: RequestError, outcomeUnknown: boolean, ctx: CreateCont
   if (ctx.transientFailures + 1 >= MAX_TRANSIENT_FAILURES) {
     return {
       kind: 'failed',
+      outcomeUnknown,
       error: {
         ...error,
         retryable: false,

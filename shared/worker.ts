@@ -248,9 +248,21 @@ async function applyOutcome(
         );
         return 'pending';
       }
-      case 'failed':
-        await finish(owned, State.failed, { error: outcome.error }, deps, now);
+      case 'failed': {
+        // Keep the mark when Graph may have made the chat, so an ops retry looks before posting.
+        const unknown = outcome.outcomeUnknown || fromLookup || request.outcomeUnknownSince !== undefined;
+        await finish(
+          owned,
+          State.failed,
+          {
+            error: outcome.error,
+            outcomeUnknownSince: unknown ? (request.outcomeUnknownSince ?? request.attemptStartedAt) : undefined,
+          },
+          deps,
+          now,
+        );
         return 'failed';
+      }
       case 'retry': {
         const at = now();
         const nextAttemptAt = new Date(at.getTime() + outcome.delayMs).toISOString();
@@ -305,11 +317,11 @@ async function finish(
     owned,
     to,
     {
-      ...changes,
       attemptStartedAt: undefined,
       outcomeUnknownSince: undefined,
       nextAttemptAt: undefined,
       ...(to === State.succeeded ? { error: undefined } : {}),
+      ...changes,
     },
     now(),
   );

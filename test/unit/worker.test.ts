@@ -1,3 +1,5 @@
+import { MAX_TRANSIENT_FAILURES } from '../../shared/graph-outcome';
+import { transition } from '../../shared/request-store';
 import { noopCounters, setTelemetryCounters } from '../../shared/telemetry';
 import type { GraphChats } from '../../shared/graph-client';
 import { ChatRequest, State } from '../../shared/model';
@@ -274,5 +276,37 @@ describe('worker counters', () => {
     await processRequestMessage({ id: slow.id, attempt: 0 }, deps);
     // Assess
     expect(seen).toEqual(['created', 'failed:BadRequest', 'throttled']);
+  });
+});
+
+describe('giving up after unknown outcomes', () => {
+  it('keeps the mark on the failed request, so an ops retry looks for the chat before posting', async () => {
+    // Prepare: a request on its last transient attempt, whose earlier attempts all timed out.
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    const stored = (await store.get(request.id))!;
+    await store.replace(stored, { ...stored.value, transientFailures: MAX_TRANSIENT_FAILURES - 1 });
+    graph.createAnswers = [
+      { kind: 'network', code: 'Timeout', message: 'aborted', timedOut: true, clientRequestId: 'c' },
+    ];
+
+    // Act: the last attempt fails.
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('failed');
+
+    // Assess: failed, still marked unknown; the retried request adopts the chat Graph did make.
+    const failed = (await store.get(request.id))!;
+    expect(failed.value.state).toBe(State.failed);
+    expect(failed.value.outcomeUnknownSince).toBeDefined();
+    graph.chats = [
+      {
+        id: '19:made@thread.v2',
+        chatType: 'group',
+        topic: 'Welcome Ana',
+        members: [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }],
+      },
+    ];
+    const queued = await transition(store, failed, State.queued, { transientFailures: 0 }, now());
+    expect(await processRequestMessage({ id: request.id, attempt: queued.value.attempts }, deps)).toBe('adopted');
+    expect(graph.posts).toHaveLength(1);
   });
 });
