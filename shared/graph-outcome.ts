@@ -298,6 +298,11 @@ export type PollOutcome =
   | { kind: 'wait'; nextCheckInMs: number; status: string; throttledForMs?: number; error?: RequestError }
   | { kind: 'succeeded'; chatId: string }
   | { kind: 'vanished'; chatId?: string }
+  /**
+   * Past the deadline Graph could not be asked (429, 5xx, network): whether the chat exists decides, so a
+   * request is never failed while the chat it asked for may exist.
+   */
+  | { kind: 'unanswered'; chatId?: string; error: RequestError }
   | { kind: 'failed'; error: RequestError };
 
 export interface PollContext {
@@ -386,7 +391,13 @@ export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOu
     (answer.kind === 'token' && answer.retryable) ||
     (answer.kind === 'response' && (answer.status >= 500 || answer.status === 408 || throttled));
   if (transient) {
-    if (pastDeadline) return deadlineFailure;
+    if (pastDeadline) {
+      return {
+        kind: 'unanswered',
+        chatId: ctx.chatIdFromLocation,
+        error: { ...graphError(answer, 'ServiceUnavailable'), retryable: true },
+      };
+    }
     const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, ctx.now) : undefined;
     const delay =
       retryAfter ?? Math.max(nextCheckDelay(ctx.checks), backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random));

@@ -27,6 +27,13 @@ const MAX_PER_TICK = 500;
 /** How long a check waits for a send slot before leaving it to the next tick. */
 const POLL_ADMISSION_WAIT_MS = 1_000;
 const UNSENT_AFTER_MS = 60_000;
+/**
+ * Past OPERATION_DEADLINE_MINUTES a request is failed only when Graph says so (the operation is still
+ * running and no chat exists). While Graph cannot be asked, it stays pending this much longer, checked
+ * every UNANSWERED_CHECK_MS, so an outage at the deadline cannot fail a request whose chat exists.
+ */
+export const UNANSWERED_GRACE_MS = 24 * 60 * 60_000;
+const UNANSWERED_CHECK_MS = 30_000;
 /** A `creating` row this old has lost its worker (its message is gone or poisoned). */
 const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
 
@@ -136,8 +143,9 @@ async function checkOperation(
     await deps.gate.recordThrottle(outcome.throttledForMs).catch(() => undefined);
   }
 
-  const pastDeadline = (): boolean =>
-    now().getTime() - Date.parse(operation.startedAt ?? request.updatedAt) > deps.deadlineMinutes * 60_000;
+  const pastGrace = (): boolean =>
+    now().getTime() - Date.parse(operation.startedAt ?? request.updatedAt) >
+    deps.deadlineMinutes * 60_000 + UNANSWERED_GRACE_MS;
   const wait = async (status: string, nextCheckInMs: number, error: ChatRequest['error']): Promise<'waiting'> => {
     const at = now();
     await transition(
@@ -168,8 +176,10 @@ async function checkOperation(
         );
       case 'succeeded': {
         // The chat's webUrl comes from GET /chats/{id}; if that read fails for now, the next tick reads it.
+        // The worker claimed the chat named by the Location; an operation may name its chat only now.
+        if (request.chatType === 'group') await deps.store.claimChat(outcome.chatId, request.id).catch(() => undefined);
         const chat = await findChat(outcome.chatId, deps);
-        if (chat.kind === 'unavailable' && !pastDeadline())
+        if (chat.kind === 'unavailable' && !pastGrace())
           return await wait(operation.status, chat.retryInMs, chat.error);
         await settle(
           stored,
@@ -187,8 +197,8 @@ async function checkOperation(
       case 'vanished': {
         // The operation is gone: the chat it made (if any) decides; a failed read decides nothing.
         const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : ({ kind: 'missing' } as const);
-        if (chat.kind === 'unavailable' && !pastDeadline())
-          return await wait(operation.status, chat.retryInMs, chat.error);
+        if (chat.kind === 'unavailable' && !pastGrace())
+          return await wait(operation.status, Math.max(chat.retryInMs, UNANSWERED_CHECK_MS), chat.error);
         if (chat.kind === 'found') {
           await settle(
             stored,
@@ -213,8 +223,48 @@ async function checkOperation(
               message:
                 chat.kind === 'missing'
                   ? 'Graph no longer knows the chat operation and the chat does not exist'
-                  : `Graph no longer knows the chat operation, and the chat could not be read within ${deps.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES)`,
+                  : `Graph no longer knows the chat operation, and the chat could not be read for ${deps.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES) plus a day`,
               httpStatus: 404,
+              retryable: false,
+            },
+          },
+          deps,
+          now,
+        );
+        return 'failed';
+      }
+      case 'unanswered': {
+        // Past the deadline and Graph cannot tell how the operation went: the chat, if it exists, decides.
+        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : undefined;
+        if (chat?.kind === 'found') {
+          await settle(
+            stored,
+            State.succeeded,
+            { chat: chat.chat, operation: { ...operation, checks: operation.checks + 1 }, error: undefined },
+            deps,
+            now,
+          );
+          return 'succeeded';
+        }
+        if (chat?.kind !== 'missing' && !pastGrace()) {
+          const retryInMs = chat?.kind === 'unavailable' ? chat.retryInMs : 0;
+          return await wait(
+            operation.status,
+            Math.max(retryInMs, UNANSWERED_CHECK_MS),
+            chat?.kind === 'unavailable' ? chat.error : outcome.error,
+          );
+        }
+        await settle(
+          stored,
+          State.failed,
+          {
+            operation: { ...operation, checks: operation.checks + 1 },
+            error: {
+              code: 'OperationTimeout',
+              message:
+                chat?.kind === 'missing'
+                  ? `The chat operation did not finish within ${deps.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES) and its chat does not exist`
+                  : `The chat operation did not finish within ${deps.deadlineMinutes} minutes (OPERATION_DEADLINE_MINUTES), and for a day after it Graph could not say how it went (last: ${outcome.error.message})`,
               retryable: false,
             },
           },

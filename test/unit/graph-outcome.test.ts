@@ -265,6 +265,16 @@ describe('decidePollOutcome', () => {
     });
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'OperationTimeout' } });
   });
+  it('past the deadline, an unanswered check asks about the chat instead of failing', () => {
+    const late = { ...poll, startedAt: '2026-11-24T11:00:00Z' };
+    for (const answer of [response(503), response(429, undefined, { retryAfter: '5' })]) {
+      expect(decidePollOutcome(answer, late)).toMatchObject({
+        kind: 'unanswered',
+        chatId: '19:x@thread.v2',
+        error: { retryable: true },
+      });
+    }
+  });
   it('429 waits for Retry-After and signals throttling; 5xx waits', () => {
     expect(decidePollOutcome(response(429, undefined, { retryAfter: '7' }), poll)).toMatchObject({
       kind: 'wait',
