@@ -98,6 +98,30 @@ export function createCredential(config: Config['graph']): TokenCredential {
   }
 }
 
+/**
+ * One URL path segment, or undefined when `value` cannot be one: encodeURIComponent leaves "." alone, and
+ * the URL parser resolves a segment of only dots (even as %2E) away, which would move the call to another
+ * resource. Intake refuses such users; this keeps any other way in from changing the URL.
+ */
+export function pathSegment(value: string): string | undefined {
+  return value === '' || /^\.+$/.test(value) ? undefined : encodeURIComponent(value);
+}
+
+/** The answer for a call that was never sent because its URL could not be built safely. */
+function refusedLocally(what: string, value: string): GraphAnswer {
+  return {
+    kind: 'response',
+    status: 400,
+    headers: {},
+    body: {
+      error: {
+        code: 'InvalidPathSegment',
+        message: `${what} ${JSON.stringify(value)} cannot be put in a URL; not sent`,
+      },
+    },
+  };
+}
+
 function trustAgent(extraCa: string): HttpsAgent {
   return new HttpsAgent({ ca: [...rootCertificates, extraCa], keepAlive: true });
 }
@@ -147,16 +171,20 @@ export class SdkGraphChats implements GraphChats {
   }
 
   async getChat(chatId: string): Promise<GraphAnswer> {
-    return this.call('GET', `/chats/${encodeURIComponent(chatId)}`, randomUUID());
+    const segment = pathSegment(chatId);
+    if (segment === undefined) return refusedLocally('chat id', chatId);
+    return this.call('GET', `/chats/${segment}`, randomUUID());
   }
 
   async listUserChats(
     user: string,
     since: Date,
   ): Promise<{ ok: true; chats: ChatSummary[] } | { ok: false; answer: GraphAnswer }> {
+    const segment = pathSegment(user);
+    if (segment === undefined) return { ok: false, answer: refusedLocally('user', user) };
     const filter = `chatType eq 'group' and createdDateTime ge ${since.toISOString()}`;
     let path: string | undefined =
-      `/users/${encodeURIComponent(user)}/chats?$filter=${encodeURIComponent(filter)}&$expand=members&$top=50`;
+      `/users/${segment}/chats?$filter=${encodeURIComponent(filter)}&$expand=members&$top=50`;
     const chats: ChatSummary[] = [];
     // Bounded: a member with more new group chats than this in the window is not a new hire.
     for (let page = 0; path && page < 10; page += 1) {

@@ -116,6 +116,8 @@ export function userRefProblem(user: string): string | undefined {
   if (bad !== undefined) {
     return `${show(user)} contains ${describeChar(bad)}; an object id or UPN cannot hold /, \\, ?, #, whitespace or control characters`;
   }
+  // "." and ".." are path segments of their own: in a URL they would move it to another resource.
+  if (/^\.+$/.test(user)) return `${show(user)} is only dots, which no object id or UPN is`;
   return undefined;
 }
 

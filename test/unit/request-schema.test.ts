@@ -457,6 +457,13 @@ describe('parseProvisioningRequest: one rule, one error', () => {
     ],
     ['a compact user with "#"', group({ members: ['a#EXT#@x.com', 'b@x.com'] }), 'members[0]', /contains "#"/],
     ['a compact user with a tab', group({ members: ['a\tb@x.com', 'b@x.com'] }), 'members[0]', /U\+0009/],
+    ['a compact user of ".."', group({ members: ['..', 'b@x.com'] }), 'members[0]', /only dots/],
+    [
+      'a Graph member of "."',
+      graphGroup({ members: [GRAPH_MEMBER('.'), GRAPH_MEMBER('b@x.com')] }),
+      'members[0]["user@odata.bind"]',
+      /only dots/,
+    ],
     ['a compact user with NUL', group({ members: ['a\u0000b@x.com', 'b@x.com'] }), 'members[0]', /U\+0000/],
     [
       'a tenantId that is not a GUID',
