@@ -114,8 +114,14 @@ type Claim = { kind: 'create'; id: string } | Exclude<IntakeResult, { kind: 'cre
  * payload it names the request (a replay), or, when that request's row is not written yet (its
  * writer is still at it, or crashed), the id to create it under, so all duplicates converge.
  */
-async function claimKeys(keys: IdempotencyKey[], hash: string, now: Date, deps: IntakeDeps): Promise<Claim> {
-  let id = newRequestId(now);
+async function claimKeys(
+  keys: IdempotencyKey[],
+  hash: string,
+  now: Date,
+  deps: IntakeDeps,
+  proposed = newRequestId(now),
+): Promise<Claim> {
+  let id = proposed;
   for (const key of keys) {
     try {
       await deps.store.claimKey(storageKey(key), { requestId: id, payloadHash: hash });
@@ -133,9 +139,9 @@ async function claimKeys(keys: IdempotencyKey[], hash: string, now: Date, deps: 
 }
 
 /** Insert-if-absent of the row; losing to a concurrent duplicate makes this a replay of what won. */
-async function recordRow(request: ChatRequest, deps: IntakeDeps): Promise<IntakeResult | undefined> {
+async function recordRow(request: ChatRequest, deps: IntakeDeps, indexed = false): Promise<IntakeResult | undefined> {
   try {
-    await deps.store.create(request);
+    await deps.store.create(request, { indexed });
     return undefined;
   } catch (error) {
     if (error instanceof AlreadyExistsError && error.existing) {
@@ -169,12 +175,15 @@ async function enqueue(request: ChatRequest, deps: IntakeDeps, now: Date, outage
     });
     return true;
   }
-  try {
-    await deps.store.clearUnsent(request.id);
-  } catch {
-    // The marker only makes the timer send one more (harmless, deduplicated) message.
-  }
+  // Not awaited: the answer need not wait for it, and a marker left behind only makes the timer send one
+  // more (harmless, deduplicated) message a minute later.
+  deps.store.clearUnsent(request.id).catch(() => undefined);
   return false;
+}
+
+/** Cleans up, in the background, what was written ahead for a request that turned out not to be new. */
+function forget(request: ChatRequest, deps: IntakeDeps): void {
+  deps.store.forgetNew([request]).catch(() => undefined);
 }
 
 export async function submitRequest(
@@ -184,11 +193,27 @@ export async function submitRequest(
   deps: IntakeDeps,
 ): Promise<IntakeResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const claim = await claimKeys(keys, hash, now, deps);
-  if (claim.kind !== 'create') return claim;
-  const request = newChatRequest(parsed, hash, claim.id, now);
-  await deps.store.markUnsent([request.id], now);
-  const lost = await recordRow(request, deps);
+  // The keys, the unsent marker and the index entries of a new id are written at once: they do not depend
+  // on one another, and the row (which must come after the marker and the entries) waits for all three.
+  const speculative = newChatRequest(parsed, hash, newRequestId(now), now);
+  const [claim] = await Promise.all([
+    claimKeys(keys, hash, now, deps, speculative.id),
+    deps.store.markUnsent([speculative.id], now),
+    deps.store.indexNew([speculative]),
+  ]);
+  if (claim.kind !== 'create') {
+    forget(speculative, deps);
+    return claim;
+  }
+  let request = speculative;
+  if (claim.id !== speculative.id) {
+    // The keys name an id whose row is not written yet (a duplicate in flight, or a writer that died).
+    forget(speculative, deps);
+    request = newChatRequest(parsed, hash, claim.id, now);
+    await deps.store.markUnsent([request.id], now);
+    await deps.store.indexNew([request]);
+  }
+  const lost = await recordRow(request, deps, true);
   if (lost) return lost;
   const messageDeferred = await enqueue(request, deps, now);
   recordAccepted(1);
@@ -280,37 +305,73 @@ export async function submitBatch(
   }
 
   const results = new Map<number, BatchItemResult>();
+  // As for one request: keys, unsent markers and index entries of new ids at once (markers and entries in
+  // entity group transactions), then the rows, then the messages.
+  const speculative = new Map(
+    leaders.map((item) => [item, newChatRequest(item.parsed, item.hash, newRequestId(now), now)]),
+  );
   const toCreate: { item: BatchItem; request: ChatRequest }[] = [];
-  await Promise.all(
+  const adopted: ChatRequest[] = [];
+  const forgotten: ChatRequest[] = [];
+  const claims = Promise.all(
     leaders.map((item) =>
       limit(async () => {
+        const ahead = speculative.get(item)!;
+        let usedAhead = false;
         const result = await guarded(item.index, async () => {
-          const claim = await claimKeys(item.keys, item.hash, now, deps);
+          const claim = await claimKeys(item.keys, item.hash, now, deps, ahead.id);
           if (claim.kind === 'mismatch') return mismatchError(item.index, claim);
           if (claim.kind === 'replayed') return { index: item.index, status: 'replayed', id: claim.request.id };
-          toCreate.push({ item, request: newChatRequest(item.parsed, item.hash, claim.id, now) });
+          if (claim.id === ahead.id) {
+            toCreate.push({ item, request: ahead });
+            usedAhead = true;
+          } else {
+            const request = newChatRequest(item.parsed, item.hash, claim.id, now);
+            toCreate.push({ item, request });
+            adopted.push(request);
+          }
           return undefined;
         });
+        if (!usedAhead) forgotten.push(ahead);
         if (result) results.set(item.index, result);
       }),
     ),
   );
-
-  const marked = await guarded(-1, async () => {
-    await deps.store.markUnsent(
-      toCreate.map((c) => c.request.id),
-      now,
-    );
-    return undefined;
-  });
-  if (marked) for (const { item } of toCreate) results.set(item.index, storageRejection(item.index));
+  const ahead = [...speculative.values()];
+  const [, marked] = await Promise.all([
+    claims,
+    guarded(-1, async () => {
+      await Promise.all([
+        deps.store.markUnsent(
+          ahead.map((r) => r.id),
+          now,
+        ),
+        deps.store.indexNew(ahead),
+      ]);
+      return undefined;
+    }),
+  ]);
+  if (forgotten.length > 0) deps.store.forgetNew(forgotten).catch(() => undefined);
+  const adoptedMarked =
+    marked ??
+    (adopted.length === 0
+      ? undefined
+      : await guarded(-1, async () => {
+          await deps.store.markUnsent(
+            adopted.map((r) => r.id),
+            now,
+          );
+          await deps.store.indexNew(adopted);
+          return undefined;
+        }));
+  if (adoptedMarked) for (const { item } of toCreate) results.set(item.index, storageRejection(item.index));
   else {
     const outage: QueueOutage = { down: false };
     await Promise.all(
       toCreate.map(({ item, request }) =>
         limit(async () => {
           const result = await guarded(item.index, async () => {
-            const lost = await recordRow(request, deps);
+            const lost = await recordRow(request, deps, true);
             return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
           });
           if (result) {

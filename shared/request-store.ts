@@ -45,8 +45,18 @@ export function isStaleIndexEntry(indexedAt: string | undefined, now: Date): boo
 
 export interface RequestStore {
   get(id: string): Promise<Stored<ChatRequest> | undefined>;
-  /** Insert-if-absent; throws AlreadyExistsError carrying the stored request when the id exists. */
-  create(request: ChatRequest): Promise<Stored<ChatRequest>>;
+  /**
+   * Insert-if-absent; throws AlreadyExistsError carrying the stored request when the id exists. Writes the
+   * request's index entries first, unless `indexNew` already did (`indexed`).
+   */
+  create(request: ChatRequest, options?: { indexed?: boolean }): Promise<Stored<ChatRequest>>;
+  /**
+   * The index entries of requests about to be created (state and `all`), in as few writes as the keys
+   * allow. An entry whose row is never written is harmless: readers skip it (see isStaleIndexEntry).
+   */
+  indexNew(requests: ChatRequest[]): Promise<void>;
+  /** Drops the index entries and unsent markers of requests `indexNew` wrote but that were not created. */
+  forgetNew(requests: ChatRequest[]): Promise<void>;
   /** Conditional replace; throws ConcurrencyConflictError carrying the current row when the ETag is stale. */
   replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>>;
   /** Insert-if-absent of an idempotency key; throws AlreadyExistsError carrying the existing record. */
@@ -63,6 +73,12 @@ export interface RequestStore {
   scheduleCallback(id: string, dueAt: Date): Promise<void>;
   clearCallback(id: string): Promise<void>;
   listDueCallbacks(now: Date, limit: number): Promise<string[]>;
+  /**
+   * Insert-if-absent of "this group chat is request X's"; answers the owner (X, or who claimed it first).
+   * Graph does not deduplicate group chats, so two requests for identical chats each need their own: a
+   * request looking for the chat its lost POST made skips chats another request owns.
+   */
+  claimChat(chatId: string, requestId: string): Promise<string>;
   /** Drop an index entry that no longer matches its row (found by a reader). */
   dropIndexEntry(state: State, id: string): Promise<void>;
 }

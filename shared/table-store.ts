@@ -27,6 +27,7 @@ import {
  * - all index:        PK = "all",              RK = <inverted id> every request, newest first
  * - unsent marker:    PK = "unsent",           RK = <id>        queue message not yet known sent
  * - idempotency key:  PK = "key-<hh>",         RK = sha256(key)  first writer wins
+ * - chat owner:       PK = "chat-<hh>",        RK = sha256(chat id) the request a group chat is for
  * Index entries are written before the row changes and removed after, so an index is a superset of
  * the truth; readers check the row and drop stale entries that are old enough not to be in flight.
  */
@@ -109,11 +110,10 @@ export class TableRequestStore implements RequestStore {
     }
   }
 
-  async create(request: ChatRequest): Promise<Stored<ChatRequest>> {
+  async create(request: ChatRequest, options: { indexed?: boolean } = {}): Promise<Stored<ChatRequest>> {
     try {
       // Indexes first: a crash after them leaves a stale entry, never a request that no index shows.
-      await this.upsertIndex(statePartition(request.state), indexEntry(request, request.state));
-      await this.upsertIndex('all', { partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
+      if (!options.indexed) await this.indexNew([request]);
       const result = await this.table.createEntity(toEntity(request));
       return { value: request, etag: String(result.etag) };
     } catch (error) {
@@ -123,6 +123,55 @@ export class TableRequestStore implements RequestStore {
       }
       return asStorageError(error, 'create request');
     }
+  }
+
+  async indexNew(requests: ChatRequest[]): Promise<void> {
+    const entries: RequestEntity[] = [];
+    for (const request of requests) {
+      entries.push(indexEntry(request, request.state));
+      entries.push({ partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
+    }
+    try {
+      await this.upsertGrouped(entries);
+    } catch (error) {
+      asStorageError(error, 'index new requests');
+    }
+  }
+
+  async forgetNew(requests: ChatRequest[]): Promise<void> {
+    await Promise.all(
+      requests.flatMap((r) => [
+        this.deleteIndex(statePartition(r.state), invertId(r.id)),
+        this.deleteIndex('all', invertId(r.id)),
+        this.deleteIndex('unsent', r.id),
+      ]),
+    );
+  }
+
+  /** Upserts, one entity group transaction per partition and 100 entities; concurrently. */
+  private async upsertGrouped(entities: RequestEntity[]): Promise<void> {
+    if (entities.length === 1) {
+      await this.upsertIndex(entities[0]!.partitionKey, entities[0]!);
+      return;
+    }
+    const byPartition = new Map<string, RequestEntity[]>();
+    for (const entity of entities) {
+      const group = byPartition.get(entity.partitionKey) ?? [];
+      group.push(entity);
+      byPartition.set(entity.partitionKey, group);
+    }
+    const writes: Promise<unknown>[] = [];
+    for (const group of byPartition.values()) {
+      for (let i = 0; i < group.length; i += 100) {
+        const chunk = group.slice(i, i + 100);
+        writes.push(
+          chunk.length === 1
+            ? this.upsertIndex(chunk[0]!.partitionKey, chunk[0]!)
+            : this.table.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'])),
+        );
+      }
+    }
+    await Promise.all(writes);
   }
 
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
@@ -151,6 +200,22 @@ export class TableRequestStore implements RequestStore {
         throw new AlreadyExistsError(`Idempotency key is taken`, existing, error);
       }
       return asStorageError(error, 'claim idempotency key');
+    }
+  }
+
+  async claimChat(chatId: string, requestId: string): Promise<string> {
+    const hash = hashKey(chatId);
+    const partitionKey = `chat-${hash.slice(0, 2)}`;
+    try {
+      await this.table.createEntity({ partitionKey, rowKey: hash, requestId, chatId });
+      return requestId;
+    } catch (error) {
+      if (!isConflict(error)) return asStorageError(error, 'claim chat');
+    }
+    try {
+      return String((await this.table.getEntity<Record<string, unknown>>(partitionKey, hash)).requestId);
+    } catch (error) {
+      return asStorageError(error, 'read chat owner');
     }
   }
 
@@ -230,14 +295,8 @@ export class TableRequestStore implements RequestStore {
 
   async markUnsent(ids: string[], now: Date): Promise<void> {
     try {
-      // One entity group transaction per 100 markers: they share the "unsent" partition.
-      for (let i = 0; i < ids.length; i += 100) {
-        await this.table.submitTransaction(
-          ids
-            .slice(i, i + 100)
-            .map((id) => ['upsert', { partitionKey: 'unsent', rowKey: id, since: now.toISOString() }, 'Replace']),
-        );
-      }
+      // Entity group transactions of 100: the markers share the "unsent" partition.
+      await this.upsertGrouped(ids.map((id) => ({ partitionKey: 'unsent', rowKey: id, since: now.toISOString() })));
     } catch (error) {
       return asStorageError(error, 'mark unsent');
     }

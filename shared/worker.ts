@@ -1,5 +1,11 @@
 import type { ChatSummary, GraphAnswer, GraphChats } from './graph-client';
-import { CreateOutcome, decideCreateOutcome, decideLookupOutcome, OPERATION_FIRST_CHECK_MS } from './graph-outcome';
+import {
+  chatIdFromLocation,
+  CreateOutcome,
+  decideCreateOutcome,
+  decideLookupOutcome,
+  OPERATION_FIRST_CHECK_MS,
+} from './graph-outcome';
 import type { LogFields, Logger } from './log';
 import { ChatRequest, isFinal, State } from './model';
 import { lostRace, RequestChanges, RequestStore, Stored, transition } from './request-store';
@@ -224,10 +230,15 @@ async function applyOutcome(
   try {
     switch (outcome.kind) {
       case 'succeeded':
-        await finish(owned, State.succeeded, { chat: outcome.chat }, deps, now);
+        await Promise.all([
+          claimOwnChat(request, outcome.chat.id, deps),
+          finish(owned, State.succeeded, { chat: outcome.chat }, deps, now),
+        ]);
         return 'succeeded';
       case 'pending': {
         const at = now();
+        const chatId = chatIdFromLocation(outcome.location);
+        if (chatId) await claimOwnChat(request, chatId, deps);
         await transition(
           deps.store,
           owned,
@@ -305,6 +316,26 @@ async function applyOutcome(
   }
 }
 
+/**
+ * Records that the group chat Graph just made is this request's, so a twin request (same topic and members)
+ * looking for the chat its own lost POST made cannot adopt this one. Best effort: the answer is already in.
+ */
+async function claimOwnChat(request: ChatRequest, chatId: string, deps: WorkerDeps): Promise<void> {
+  if (request.chatType !== 'group') return;
+  try {
+    const owner = await deps.store.claimChat(chatId, request.id);
+    if (owner !== request.id)
+      deps.log('warn', 'chat.ownedByAnother', { requestId: request.id, attempt: request.attempts, chatId, owner });
+  } catch (error) {
+    deps.log('warn', 'chat.claimFailed', {
+      requestId: request.id,
+      attempt: request.attempts,
+      chatId,
+      error: String(error),
+    });
+  }
+}
+
 async function finish(
   owned: Stored<ChatRequest>,
   to: typeof State.succeeded | typeof State.failed,
@@ -353,7 +384,7 @@ async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<
   const result = await deps.graph.listUserChats(listed?.user ?? '', since);
   if (!result.ok) return { kind: 'error', answer: result.answer };
   const topic = request.graphBody.topic ?? null;
-  const match = result.chats.find((chat) => {
+  const matches = result.chats.filter((chat) => {
     if (chat.chatType !== 'group' || (chat.topic ?? null) !== topic) return false;
     // Graph expands at most 25 members: then every listed member must be one of ours.
     if (chat.members.length !== Math.min(wanted.size, EXPANDED_MEMBERS_CAP)) return false;
@@ -363,9 +394,25 @@ async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<
     const haveIds = new Set(have.flat().filter((id): id is string => id !== undefined));
     return listedAreOurs && [...wanted].every((user) => haveIds.has(user));
   });
-  return match ? { kind: 'found', chat: match } : { kind: 'none' };
+  // Identical chats can belong to other requests: try the likeliest first (the first made after our attempt
+  // began, then those just before it, within clock skew), and take only one no other request owns.
+  for (const chat of orderCandidates(matches, dateMs(request.outcomeUnknownSince))) {
+    const owner = await deps.store.claimChat(chat.id, request.id);
+    if (owner === request.id) return { kind: 'found', chat };
+    deps.log('info', 'chat.skippedOwned', { requestId: request.id, attempt: request.attempts, chatId: chat.id, owner });
+  }
+  return { kind: 'none' };
+}
+
+/** Chats made at or after `since` (oldest first), then the ones before it (newest first). */
+export function orderCandidates<T extends { createdDateTime?: string }>(chats: T[], since: number): T[] {
+  const at = (chat: T): number => dateMs(chat.createdDateTime);
+  const after = chats.filter((c) => at(c) >= since).sort((a, b) => at(a) - at(b));
+  const before = chats.filter((c) => at(c) < since).sort((a, b) => at(b) - at(a));
+  return [...after, ...before];
 }
 
 function dateMs(value: string | undefined): number {
-  return value ? Date.parse(value) : 0;
+  const ms = value ? Date.parse(value) : 0;
+  return Number.isNaN(ms) ? 0 : ms;
 }

@@ -10,6 +10,7 @@ export class MemoryRequestStore implements RequestStore {
   readonly keys = new Map<string, IdempotencyRecord>();
   readonly unsent = new Map<string, Date>();
   readonly callbacks = new Map<string, Date>();
+  readonly chatOwners = new Map<string, string>();
   private version = 0;
 
   private clone(request: ChatRequest): ChatRequest {
@@ -29,6 +30,13 @@ export class MemoryRequestStore implements RequestStore {
     return { value: this.clone(request), etag: stored.etag };
   }
 
+  /** The memory store derives its listings from the rows: there are no index entries to write. */
+  async indexNew(): Promise<void> {}
+
+  async forgetNew(requests: ChatRequest[]): Promise<void> {
+    for (const request of requests) if (!this.rows.has(request.id)) this.unsent.delete(request.id);
+  }
+
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
     const row = this.rows.get(next.id);
     if (!row || row.etag !== current.etag) throw new ConcurrencyConflictError('changed', row && { ...row });
@@ -41,6 +49,11 @@ export class MemoryRequestStore implements RequestStore {
     const existing = this.keys.get(key);
     if (existing) throw new AlreadyExistsError('taken', { ...existing });
     this.keys.set(key, { ...record });
+  }
+
+  async claimChat(chatId: string, requestId: string): Promise<string> {
+    if (!this.chatOwners.has(chatId)) this.chatOwners.set(chatId, requestId);
+    return this.chatOwners.get(chatId)!;
   }
 
   async findKey(key: string): Promise<IdempotencyRecord | undefined> {

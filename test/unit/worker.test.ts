@@ -115,6 +115,45 @@ describe('worker', () => {
     expect(graph.lookups[0]?.user).toBe('ana@contoso.com');
   });
 
+  it('identical chats: a lost answer adopts the chat no other request owns, the likeliest first', async () => {
+    // Prepare: an earlier request made an identical chat (and owns it); this one's POST made one, answer lost.
+    const { store, queue, graph, deps, now, advance } = setup();
+    const request = await seed(store, groupBody, now());
+    const members = [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }];
+    const earlier = new Date(now().getTime() - 60_000).toISOString();
+    await store.claimChat('19:twin@thread.v2', 'another-request');
+    graph.createAnswers = [response(504, { error: { code: 'GatewayTimeout', message: 'slow' } })];
+    graph.chats = [
+      { id: '19:twin@thread.v2', chatType: 'group', topic: 'Welcome Ana', createdDateTime: earlier, members },
+      { id: '19:older@thread.v2', chatType: 'group', topic: 'Welcome Ana', createdDateTime: earlier, members },
+      {
+        id: '19:ours@thread.v2',
+        chatType: 'group',
+        topic: 'Welcome Ana',
+        createdDateTime: now().toISOString(),
+        members,
+      },
+    ];
+    // Act
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    const retry = queue.sent.at(-1)!;
+    advance(retry.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(retry.message, deps)).toBe('adopted');
+    // Assess: the chat made after the attempt began, now owned by this request; the twin's is untouched.
+    expect((await store.get(request.id))!.value.chat?.id).toBe('19:ours@thread.v2');
+    expect(store.chatOwners.get('19:ours@thread.v2')).toBe(request.id);
+    expect(store.chatOwners.get('19:twin@thread.v2')).toBe('another-request');
+    expect(graph.posts).toHaveLength(1);
+  });
+
+  it('a 201 for a group chat records the chat as the request’s own', async () => {
+    const { store, graph, deps, now } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [created('19:own@thread.v2')];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    expect(store.chatOwners.get('19:own@thread.v2')).toBe(request.id);
+  });
+
   it('a worker that died mid-call: redelivery after the lease looks first, then posts when nothing was made', async () => {
     const { store, graph, deps, now, advance } = setup();
     const request = await seed(store, groupBody, now());
