@@ -1,0 +1,376 @@
+/**
+ * `npm run bench [-- --quick] [--only p1,p2,p3,p4] [--ceilings 300,50] [--requests N]
+ *   [--graph-latency-ms 100] [--history N] [--out bench/results.json] [--profile-host DIR]`
+ *
+ * Runs P1–P4 and the memory figure against Azurite and the Graph simulator, prints a table with
+ * PASS/MISS per goal and writes bench/results.json. Every figure is a ratio of two things measured
+ * side by side in the same run. See bench/README.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { type P1Result, runP1 } from './p1-bulk';
+import { type P2Result, runP2 } from './p2-intake';
+import { type P3Result, runP3 } from './p3-poller';
+import { type P4Result, runP4 } from './p4-cold-start';
+import { ROOT } from './stack';
+import { formatMarkdownTable, formatTable, formatValue, type Goal, judge, parseArgs, type Verdict } from './stats';
+
+export interface BenchSizes {
+  ceilings: number[];
+  p1Requests: number[];
+  graphLatencyMs: number;
+  serialMs: number;
+  fanOutRequests: number;
+  p2Singles: number;
+  p2BatchRuns: number;
+  p3History: number;
+  p3Pending: number;
+  p3Ticks: number;
+  p4Runs: number;
+  p4BreakdownRuns: number;
+}
+
+export function sizesFor(quick: boolean, args: Map<string, string | true>): BenchSizes {
+  const list = (name: string, fallback: number[]): number[] => {
+    const value = args.get(name);
+    return typeof value === 'string' ? value.split(',').map(Number) : fallback;
+  };
+  const number = (name: string, fallback: number): number => {
+    const value = args.get(name);
+    return typeof value === 'string' ? Number(value) : fallback;
+  };
+  const ceilings = list('ceilings', [300, 50]);
+  const requests = args.get('requests');
+  return {
+    ceilings,
+    // Quick: a few seconds of work at each ceiling; full: the issue's 10,000.
+    p1Requests: ceilings.map((c) =>
+      typeof requests === 'string' ? Number(requests) : quick ? Math.max(150, Math.round(c * 1.5)) : 10_000,
+    ),
+    graphLatencyMs: number('graph-latency-ms', 100),
+    serialMs: quick ? 2_000 : 10_000,
+    fanOutRequests: quick ? 150 : 2_000,
+    p2Singles: quick ? 30 : 200,
+    p2BatchRuns: quick ? 1 : 3,
+    p3History: number('history', quick ? 10_000 : 100_000),
+    p3Pending: quick ? 10 : 50,
+    p3Ticks: quick ? 5 : 15,
+    p4Runs: quick ? 3 : 11,
+    p4BreakdownRuns: quick ? 0 : 3,
+  };
+}
+
+/** One printed row: a goal (judged) or an information row (no target). */
+export interface Row {
+  bench: string;
+  measure: string;
+  value: string;
+  target: string;
+  result: '' | 'PASS' | 'MISS';
+}
+
+function goalRow(bench: string, verdicts: Verdict[], goal: Goal): Row {
+  const verdict = judge(goal);
+  verdicts.push(verdict);
+  return {
+    bench,
+    measure: goal.name,
+    value: formatValue(goal.value, goal.unit),
+    target: `${goal.comparison} ${formatValue(goal.target, goal.unit)}`,
+    result: verdict.pass ? 'PASS' : 'MISS',
+  };
+}
+
+function infoRow(bench: string, measure: string, value: string): Row {
+  return { bench, measure, value, target: '', result: '' };
+}
+
+export function p1Rows(results: P1Result[], verdicts: Verdict[]): Row[] {
+  const rows: Row[] = [];
+  for (const r of results) {
+    const b = `P1 @${r.ceiling}/s`;
+    const id = `P1-${r.ceiling}`;
+    rows.push(
+      goalRow(b, verdicts, {
+        id: `${id}-rate`,
+        name: `achieved ${r.achievedRate.toFixed(1)} chats/s ÷ ceiling ${r.ceiling}/s`,
+        value: r.achievedOverCeiling,
+        comparison: '>=',
+        target: 0.95,
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-429`,
+        name: `429 share of ${r.graphCalls} Graph calls`,
+        value: r.share429,
+        comparison: '<=',
+        target: 0.01,
+        unit: 'percent',
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-lost`,
+        name: `lost (accepted ${r.accepted}, not final)`,
+        value: r.lost,
+        comparison: '==',
+        target: 0,
+        unit: 'count',
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-dup`,
+        name: 'duplicate chats',
+        value: r.duplicates,
+        comparison: '==',
+        target: 0,
+        unit: 'count',
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-serial`,
+        name: `us ÷ serial client (${r.serial.rate.toFixed(1)} chats/s)`,
+        value: r.usOverSerial,
+        comparison: '>=',
+        target: 5,
+      }),
+      infoRow(
+        b,
+        'fan-out client: 429 share',
+        `${formatValue(r.fanOut.share429, 'percent')} (${r.fanOut.rate.toFixed(1)} chats/s)`,
+      ),
+      infoRow(b, 'end-to-end (first batch → last chat)', `${r.endToEndRate.toFixed(1)} chats/s`),
+      infoRow(b, 'final states', `${r.succeeded} succeeded, ${r.failed} failed, ${r.notFinal} not final`),
+      infoRow(
+        b,
+        'CPU s: host / Azurite / bench+sim',
+        `${r.cpuSeconds.host.toFixed(1)} / ${r.cpuSeconds.azurite.toFixed(1)} / ${r.cpuSeconds.benchAndSimulator.toFixed(1)} in ${r.cpuSeconds.wallClock.toFixed(1)} s`,
+      ),
+      infoRow('Memory', `host peak RSS (VmHWM) during P1 @${r.ceiling}/s`, formatValue(r.hostPeakRssMiB, 'MiB')),
+    );
+  }
+  return rows;
+}
+
+export function p2Rows(r: P2Result, verdicts: Verdict[]): Row[] {
+  return [
+    goalRow('P2', verdicts, {
+      id: 'P2-single',
+      name: `POST /api/requests ${formatValue(r.intakeMs.median, 'ms')} ÷ floor ${formatValue(r.floorMs.median, 'ms')}`,
+      value: r.intakeOverFloor,
+      comparison: '<=',
+      target: 1.5,
+    }),
+    goalRow('P2', verdicts, {
+      id: 'P2-batch',
+      name: `batch of ${r.batch.size} ${formatValue(r.batch.medianMs, 'ms')} ÷ one request`,
+      value: r.batchOverSingle,
+      comparison: '<=',
+      target: 10,
+    }),
+    infoRow('P2', 'without an idempotency key ÷ floor', formatValue(r.intakeNoKeyOverFloor)),
+    infoRow(
+      'P2',
+      'host homepage / rejected POST (400)',
+      `${formatValue(r.decomposition.hostHomepageMs, 'ms')} / ${formatValue(r.decomposition.rejectedPostMs, 'ms')}`,
+    ),
+    infoRow(
+      'P2',
+      'submitRequest in-process ÷ floor (storage round trips)',
+      `${formatValue(r.inProcess.ratio)} (${r.inProcess.roundTripsPerRequest.toFixed(1)} vs ${r.inProcess.floorRoundTrips})`,
+    ),
+  ];
+}
+
+export function p3Rows(r: P3Result, verdicts: Verdict[]): Row[] {
+  const h = r.withHistory;
+  const e = r.empty;
+  return [
+    goalRow('P3', verdicts, {
+      id: 'P3-rows',
+      name: `index rows read per tick with ${r.history} finished (pending ${r.pending})`,
+      value: h.indexRowsRead,
+      comparison: '==',
+      target: r.pending,
+      unit: 'count',
+    }),
+    goalRow('P3', verdicts, {
+      id: 'P3-entities',
+      name: `entities read per tick, ${r.history} finished − none (metered SDK)`,
+      value: h.entitiesRead - e.entitiesRead,
+      comparison: '==',
+      target: 0,
+      unit: 'count',
+    }),
+    goalRow('P3', verdicts, {
+      id: 'P3-graph',
+      name: `Graph calls per tick with ${r.history} finished`,
+      value: h.graphCalls,
+      comparison: '==',
+      target: r.pending,
+      unit: 'count',
+    }),
+    goalRow('P3', verdicts, {
+      id: 'P3-time',
+      name: `tick time ${formatValue(h.tickMs, 'ms')} ÷ ${formatValue(e.tickMs, 'ms')} (none)`,
+      value: r.tickTimeRatio,
+      comparison: '<=',
+      target: 1.1,
+    }),
+    infoRow(
+      'P3',
+      'one listDue(pending) query: history ÷ none',
+      `${formatValue(h.listDueMs, 'ms')} ÷ ${formatValue(e.listDueMs, 'ms')} = ${formatValue(r.listDueTimeRatio)}`,
+    ),
+    infoRow('P3', 'storage round trips per tick (history / none)', `${h.roundTrips} / ${e.roundTrips}`),
+    infoRow('P3', 'seeding (bench/README.md)', `${(r.seeding.seedMs / 1000).toFixed(1)} s, bulk-loaded`),
+  ];
+}
+
+export function p4Rows(r: P4Result, verdicts: Verdict[]): Row[] {
+  const top = r.extraPackages
+    .filter((p) => Number.isFinite(p.aloneMs))
+    .slice(0, 4)
+    .map((p) => `${p.name} ${p.aloneMs.toFixed(0)} ms`)
+    .join(', ');
+  return [
+    goalRow('P4', verdicts, {
+      id: 'P4-load',
+      name: `require function files ${formatValue(r.functionsMs, 'ms')} ÷ @azure/functions ${formatValue(r.libraryMs, 'ms')}`,
+      value: r.functionsOverLibrary,
+      comparison: '<=',
+      target: 1.5,
+    }),
+    infoRow('P4', 'modules loaded (functions / library)', `${r.modulesLoaded.functions} / ${r.modulesLoaded.library}`),
+    infoRow(
+      'P4',
+      'whole process (node start included)',
+      `${formatValue(r.functionsProcessMs, 'ms')} vs ${formatValue(r.libraryProcessMs, 'ms')}`,
+    ),
+    ...(top ? [infoRow('P4', 'heaviest packages (each alone, after the library)', top)] : []),
+  ];
+}
+
+function errorRow(bench: string, verdicts: Verdict[], error: unknown): Row {
+  const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  verdicts.push({ id: `${bench}-error`, name: 'ran', value: Number.NaN, comparison: '==', target: 0, pass: false });
+  return {
+    bench,
+    measure: `did not complete: ${message.slice(0, 160)}`,
+    value: 'n/a',
+    target: 'completes',
+    result: 'MISS',
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const quick = args.has('quick');
+  const only = typeof args.get('only') === 'string' ? String(args.get('only')).split(',') : ['p1', 'p2', 'p3', 'p4'];
+  const sizes = sizesFor(quick, args);
+  const out = typeof args.get('out') === 'string' ? String(args.get('out')) : join(ROOT, 'bench', 'results.json');
+  const log = (line: string): void => console.log(line);
+  // --profile-host <dir>: the P1 host processes write V8 CPU profiles there (open in Chrome DevTools).
+  const profileDir = typeof args.get('profile-host') === 'string' ? String(args.get('profile-host')) : undefined;
+  const startedAt = new Date();
+  const started = performance.now();
+  log(
+    `chat-provisioner benchmarks (${quick ? 'quick' : 'full'}), ${startedAt.toISOString()}, node ${process.version}, ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+
+  const verdicts: Verdict[] = [];
+  const rows: Row[] = [];
+  const results: { p1?: P1Result[]; p2?: P2Result; p3?: P3Result; p4?: P4Result; errors: Record<string, string> } = {
+    errors: {},
+  };
+  const attempt = async (name: string, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      results.errors[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`  ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      rows.push(errorRow(name.toUpperCase(), verdicts, error));
+    }
+  };
+
+  if (only.includes('p4')) {
+    await attempt('p4', async () => {
+      results.p4 = await runP4({ runs: sizes.p4Runs, breakdownRuns: sizes.p4BreakdownRuns, log });
+    });
+  }
+  if (only.includes('p2')) {
+    await attempt('p2', async () => {
+      results.p2 = await runP2({ singles: sizes.p2Singles, batchRuns: sizes.p2BatchRuns, batchSize: 1000, log });
+    });
+  }
+  if (only.includes('p3')) {
+    await attempt('p3', async () => {
+      results.p3 = await runP3({ history: sizes.p3History, pending: sizes.p3Pending, ticks: sizes.p3Ticks, log });
+    });
+  }
+  if (only.includes('p1')) {
+    results.p1 = [];
+    for (const [i, ceiling] of sizes.ceilings.entries()) {
+      await attempt(`p1@${ceiling}`, async () => {
+        results.p1!.push(
+          await runP1({
+            ceiling,
+            requests: sizes.p1Requests[i] ?? 10_000,
+            graphLatencyMs: sizes.graphLatencyMs,
+            serialMs: sizes.serialMs,
+            fanOutRequests: sizes.fanOutRequests,
+            hostNodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+            log,
+          }),
+        );
+      });
+    }
+  }
+
+  // Printed in benchmark order, whatever order they ran in.
+  const ordered: Row[] = [
+    ...(results.p1 ? p1Rows(results.p1, verdicts) : []),
+    ...(results.p2 ? p2Rows(results.p2, verdicts) : []),
+    ...(results.p3 ? p3Rows(results.p3, verdicts) : []),
+    ...(results.p4 ? p4Rows(results.p4, verdicts) : []),
+    ...rows,
+  ];
+  const header = ['bench', 'measure', 'value', 'goal', 'result'];
+  const cells = ordered.map((r) => [r.bench, r.measure, r.value, r.target, r.result]);
+  const passed = verdicts.filter((v) => v.pass).length;
+  const elapsed = (performance.now() - started) / 1000;
+  log('');
+  log(formatTable(header, cells));
+  log('');
+  log(
+    `${passed} PASS, ${verdicts.length - passed} MISS of ${verdicts.length} goals in ${elapsed.toFixed(0)} s` +
+      (sizes.graphLatencyMs > 0 ? `; Graph latency modelled as ${sizes.graphLatencyMs} ms per call in P1` : ''),
+  );
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        meta: {
+          mode: quick ? 'quick' : 'full',
+          startedAt: startedAt.toISOString(),
+          elapsedSeconds: elapsed,
+          node: process.version,
+          cores: cpus().length,
+          sizes,
+        },
+        goals: verdicts,
+        table: formatMarkdownTable(header, cells),
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`results: ${out}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
