@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './stack';
 import { median, ratio } from './stats';
@@ -42,12 +42,19 @@ export interface P4Result {
   /** Which of our files pull which packages in at load time. */
   importedBy: Record<string, string[]>;
   registered: string[];
+  /**
+   * The cost moved to the first invocation: `require` of the handler modules (dist/functions/handlers)
+   * in a process that has loaded the function files already (untimed), medians. `all`: every handler
+   * module together (what the first call of every function loads in all); `each`: one module alone.
+   */
+  deferred: { allMs: number; modules: number; each: { name: string; ms: number }[] };
 }
 
-function loaderScript(targets: string[]): string {
+function loaderScript(targets: string[], preload: string[]): string {
   return `
 const core = require(${JSON.stringify(join(ROOT, 'dist', 'dev', 'host', 'functions-core.js'))});
 core.installCoreModule();
+for (const target of ${JSON.stringify(preload)}) require(target);
 const before = new Set(Object.keys(require.cache));
 const started = process.hrtime.bigint();
 for (const target of ${JSON.stringify(targets)}) require(target);
@@ -80,16 +87,33 @@ process.stdout.write(JSON.stringify({ requireMs, modules: Object.keys(require.ca
 `;
 }
 
-async function sample(targets: string[]): Promise<LoadSample & { registered: string[] }> {
+async function sample(targets: string[], preload: string[] = []): Promise<LoadSample & { registered: string[] }> {
   const started = performance.now();
-  const { stdout } = await run(process.execPath, ['-e', loaderScript(targets)], { cwd: ROOT, timeout: 60_000 });
+  const { stdout } = await run(process.execPath, ['-e', loaderScript(targets, preload)], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
   const processMs = performance.now() - started;
   return { ...(JSON.parse(stdout) as Omit<LoadSample, 'processMs'> & { registered: string[] }), processMs };
 }
 
 export function functionFiles(): string[] {
-  const dir = join(ROOT, 'dist', 'functions');
-  return readdirSync(dir)
+  return jsFiles(join(ROOT, 'dist', 'functions'));
+}
+
+/** The modules the function files load on first invocation (functions/handlers/*.ts). */
+export function handlerFiles(): string[] {
+  return jsFiles(join(ROOT, 'dist', 'functions', 'handlers'));
+}
+
+function jsFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
     .filter((f) => f.endsWith('.js'))
     .sort()
     .map((f) => join(dir, f));
@@ -134,6 +158,25 @@ export async function runP4(options: {
     extraPackages.push({ name, files: count, aloneMs: alone });
   }
   extraPackages.sort((a, b) => (b.aloneMs || 0) - (a.aloneMs || 0));
+  const handlers = handlerFiles();
+  const deferredAll: LoadSample[] = [];
+  const each: P4Result['deferred']['each'] = [];
+  if (handlers.length > 0) {
+    for (let i = 0; i < options.runs; i += 1) deferredAll.push(await sample(handlers, files));
+    for (const handler of handlers) {
+      const times: number[] = [];
+      for (let i = 0; i < Math.max(1, options.breakdownRuns); i += 1) {
+        times.push((await sample([handler], files)).requireMs);
+      }
+      each.push({ name: basename(handler, '.js'), ms: median(times) });
+    }
+    each.sort((a, b) => b.ms - a.ms);
+  }
+  const deferred: P4Result['deferred'] = {
+    allMs: deferredAll.length > 0 ? median(deferredAll.map((s) => s.requireMs)) : Number.NaN,
+    modules: deferredAll[0]?.modules ?? 0,
+    each,
+  };
   const functionsMs = median(functions.map((s) => s.requireMs));
   const libraryMs = median(libraryOnly.map((s) => s.requireMs));
   options.log(
@@ -151,5 +194,6 @@ export async function runP4(options: {
     extraPackages,
     importedBy: last.imports,
     registered: last.registered,
+    deferred,
   };
 }

@@ -1,28 +1,14 @@
-import { app, InvocationContext } from '@azure/functions';
-import { deliverOnFinal } from '../shared/callbacks';
-import { queueNames } from '../shared/config';
-import { contextLogger } from '../shared/http-answers';
-import { failPoisoned } from '../shared/poison';
-import { services } from '../shared/services';
+import { app } from '@azure/functions';
+import { lazyModule, queueNames } from '../shared/registration';
 
 /**
- * Queue trigger on chat-requests-poison: a message the worker failed on maxDequeueCount times marks
- * its request failed with the reason, so no request stays in progress with its message gone.
+ * Queue trigger on chat-requests-poison: the registration only; the handler
+ * (functions/handlers/poison.ts) loads on the first poisoned message.
  */
-export async function poison(message: unknown, context: InvocationContext): Promise<void> {
-  const svc = services();
-  await svc.ready();
-  const log = contextLogger(context);
-  const result = await failPoisoned(message, {
-    store: svc.store,
-    log,
-    onFinal: deliverOnFinal(svc, log),
-  });
-  log('warn', 'poison.done', { result });
-}
+const handlers = lazyModule(() => import('./handlers/poison'));
 
 app.storageQueue('poison', {
   queueName: queueNames(process.env).poison,
   connection: 'AzureWebJobsStorage',
-  handler: poison,
+  handler: async (message, context) => (await handlers()).poison(message, context),
 });

@@ -1,10 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import {
+  DEFAULT_POLL_SCHEDULE,
+  DEFAULT_QUEUE_NAME,
+  NCRONTAB,
+  pollSchedule,
+  QUEUE_NAME,
+  queueNames,
+  TIMESPAN,
+} from './registration';
 
 /**
  * Every setting the service reads, validated at start. `loadConfig(env)` is the only code that
  * reads the environment; it reports every problem at once and never echoes a secret's value.
  */
+
+// The function files read these at registration without loading zod (shared/registration.ts).
+export { pollSchedule, queueNames };
 
 /** Names of every app setting the code reads (the infra consistency test checks the Bicep sets them). */
 export const SETTING_NAMES = [
@@ -46,22 +58,17 @@ export const SECRET_SETTINGS = [
 export const DEFAULTS = {
   GRAPH_BASE_URL: 'https://graph.microsoft.com',
   GRAPH_AUTHORITY_HOST: 'https://login.microsoftonline.com',
-  CHAT_REQUESTS_QUEUE: 'chat-requests',
+  CHAT_REQUESTS_QUEUE: DEFAULT_QUEUE_NAME,
   CHAT_REQUESTS_TABLE: 'ChatRequests',
   GRAPH_MAX_RPS: 20,
   NEW_USER_GRACE_MINUTES: 240,
   OPERATION_DEADLINE_MINUTES: 30,
-  POLL_SCHEDULE: '*/5 * * * * *',
+  POLL_SCHEDULE: DEFAULT_POLL_SCHEDULE,
 } as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Storage queue names: 3-63 lowercase letters, digits and single hyphens, starting and ending alphanumeric.
-const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$/;
 // Table names: 3-63 alphanumerics, starting with a letter.
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
-// Six fields: second minute hour day month day-of-week (NCRONTAB), or a TimeSpan like 00:00:05.
-const NCRONTAB = /^\s*\S+(\s+\S+){5}\s*$/;
-const TIMESPAN = /^\d{2}:\d{2}:\d{2}$/;
 
 const optionalString = z
   .string()
@@ -268,22 +275,6 @@ export function loadConfig(env: Env): Config {
     },
     applicationInsightsConnectionString: values.APPLICATIONINSIGHTS_CONNECTION_STRING,
   };
-}
-
-/**
- * Queue names for trigger registration, read leniently at module load (the full `loadConfig` runs
- * on first use and reports problems then, so one bad setting cannot stop the functions from loading).
- */
-export function queueNames(env: Env): { queue: string; poison: string } {
-  const value = env.CHAT_REQUESTS_QUEUE?.trim();
-  const queue = value && QUEUE_NAME.test(value) ? value : DEFAULTS.CHAT_REQUESTS_QUEUE;
-  return { queue, poison: `${queue}-poison` };
-}
-
-/** The timer schedule for registration, leniently (see queueNames). */
-export function pollSchedule(env: Env): string {
-  const value = env.POLL_SCHEDULE?.trim();
-  return value && (NCRONTAB.test(value) || TIMESPAN.test(value)) ? value : DEFAULTS.POLL_SCHEDULE;
 }
 
 /** True when Graph credentials are configured, i.e. `npm start` must not start the simulator. */

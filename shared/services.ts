@@ -8,7 +8,7 @@ import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
 import { RequestQueue, StorageRequestQueue } from './request-queue';
 import { RequestStore } from './request-store';
 import { TableRequestStore } from './table-store';
-import { startTelemetry } from './telemetry';
+import { startTelemetryFor } from './telemetry-start';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
 
 /**
@@ -33,11 +33,9 @@ let cached: Services | undefined;
 export function services(): Services {
   if (!cached) {
     const config = loadConfig(process.env);
-    // Exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set; never throws.
-    const telemetry = startTelemetry(config);
-    if (!telemetry.started && telemetry.reason === 'failed') {
-      console.warn(JSON.stringify({ event: 'telemetry.failed', error: telemetry.error }));
-    }
+    // Exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set; never throws. In the function app it
+    // has been started already, before the handler modules (and the SDKs) were loaded: shared/registration.ts.
+    startTelemetryFor(config);
     cached = buildServices(config);
   }
   return cached;

@@ -1,0 +1,137 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { parseListQuery } from '../../shared/api-schemas';
+import {
+  answering,
+  contextLogger,
+  json,
+  problemAnswer,
+  readBounded,
+  resourceAnswer,
+  signatureProblem,
+} from '../../shared/http-answers';
+import { isRequestId } from '../../shared/ids';
+import { State, toResource } from '../../shared/model';
+import { problem, validationProblem } from '../../shared/problem';
+import { lostRace, transition } from '../../shared/request-store';
+import { configProblem, services } from '../../shared/services';
+import { InvalidContinuationTokenError } from '../../shared/table-store';
+import { checkHealth } from '../../shared/health';
+
+/** GET /api/requests/{id} */
+export async function getRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const id = request.params.id ?? '';
+    if (!isRequestId(id)) return notFound(id);
+    const svc = services();
+    await svc.ready();
+    const stored = await svc.store.get(id);
+    return stored ? resourceAnswer(200, stored.value) : notFound(id);
+  });
+}
+
+/** GET /api/requests?state=&externalId=&since=&top=&continuationToken= */
+export async function listRequests(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const query = parseListQuery(Object.fromEntries(request.query.entries()), new Date());
+    if (!query.ok) return problemAnswer(validationProblem(query.errors));
+    const svc = services();
+    await svc.ready();
+    const { state, externalId, since, top, continuationToken } = query.value;
+    if (externalId !== undefined) {
+      // An externalId names at most one request: its idempotency key row points at it.
+      const key = await svc.store.findKey(`externalId\n${externalId}`);
+      const stored = key ? await svc.store.get(key.requestId) : undefined;
+      const match =
+        stored && (!state || stored.value.state === state) && (!since || stored.value.createdAt >= since)
+          ? [toResource(stored.value)]
+          : [];
+      return json(200, { value: match });
+    }
+    try {
+      const page = await svc.store.list({
+        state: state as State | undefined,
+        since: since ? new Date(since) : undefined,
+        top,
+        continuationToken,
+      });
+      const value = page.items.map(toResource);
+      if (!page.continuationToken) return json(200, { value });
+      const next = new URL(request.url);
+      next.searchParams.set('continuationToken', page.continuationToken);
+      return json(200, { value, nextLink: `${next.pathname}${next.search}` });
+    } catch (error) {
+      if (error instanceof InvalidContinuationTokenError) {
+        return problemAnswer(validationProblem([{ path: 'continuationToken', message: error.message }]));
+      }
+      throw error;
+    }
+  });
+}
+
+/** POST /api/requests/{id}/retry: failed → queued, else 409 with the current state. */
+export async function retryRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const svc = services();
+    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set (DESIGN.md).
+    const raw = await readBounded(request, 64 * 1024);
+    if (raw === 'too-large') return problemAnswer(problem(413, 'Payload too large', { detail: 'A retry has no body' }));
+    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw);
+    if (unsigned) return unsigned;
+    const id = request.params.id ?? '';
+    if (!isRequestId(id)) return notFound(id);
+    await svc.ready();
+    const stored = await svc.store.get(id);
+    if (!stored) return notFound(id);
+    if (stored.value.state !== State.failed) return notRetryable(stored.value.state, id);
+    const now = new Date();
+    try {
+      // The marker first: if storage fails after the move, the timer still sends the message.
+      await svc.store.markUnsent([id], now);
+      const queued = await transition(
+        svc.store,
+        stored,
+        State.queued,
+        {
+          transientFailures: 0,
+          graceStartedAt: undefined,
+          nextAttemptAt: undefined,
+          // The failure stays visible until the next attempt's outcome replaces it.
+          error: stored.value.error,
+        },
+        now,
+      );
+      await svc.queue.send({ id, attempt: queued.value.attempts });
+      await svc.store.clearUnsent(id).catch(() => undefined);
+      contextLogger(context)('info', 'request.retried', { requestId: id, attempt: queued.value.attempts });
+      return resourceAnswer(202, queued.value);
+    } catch (error) {
+      if (lostRace(error)) return notRetryable(error.current?.value.state ?? 'unknown', id);
+      throw error;
+    }
+  });
+}
+
+/** GET /api/health (anonymous): storage reachable, Graph configured or simulated, queue depth, oldest pending. */
+export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const misconfigured = configProblem();
+    if (misconfigured) {
+      return json(503, {
+        status: 'unhealthy',
+        config: { ok: false, invalidSettings: [...new Set(misconfigured.problems.map((p) => p.setting))] },
+      });
+    }
+    const report = await checkHealth(services());
+    return json(report.status === 'healthy' ? 200 : 503, report);
+  });
+}
+
+function notFound(id: string): HttpResponseInit {
+  return problemAnswer(problem(404, 'Request not found', { detail: `No request has the id "${id.slice(0, 64)}"` }));
+}
+
+function notRetryable(state: string, id: string): HttpResponseInit {
+  return problemAnswer(
+    problem(409, 'Only failed requests can be retried', { detail: `Request ${id} is ${state}`, state }),
+  );
+}

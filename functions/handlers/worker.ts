@@ -1,0 +1,32 @@
+import type { InvocationContext } from '@azure/functions';
+import { contextLogger } from '../../shared/http-answers';
+import { deliverOnFinal } from '../../shared/callbacks';
+import { services } from '../../shared/services';
+import { parseRequestMessage } from '../../shared/request-queue';
+import { processRequestMessage } from '../../shared/worker';
+
+/**
+ * Queue trigger on chat-requests: one Graph create-chat attempt per message. Returns normally for
+ * every Graph answer (retries are re-enqueued messages); throws only when storage is unavailable,
+ * so the host redelivers the message and, after maxDequeueCount, moves it to the poison queue.
+ */
+export async function worker(message: unknown, context: InvocationContext): Promise<void> {
+  const svc = services();
+  await svc.ready();
+  const log = contextLogger(context);
+  const result = await processRequestMessage(message, {
+    store: svc.store,
+    queue: svc.queue,
+    graph: svc.graph,
+    gate: svc.gate,
+    graceMinutes: svc.config.newUserGraceMinutes,
+    log,
+    onFinal: deliverOnFinal(svc, log),
+  });
+  const parsed = parseRequestMessage(message);
+  log('info', 'worker.done', {
+    ...(parsed.ok ? { requestId: parsed.value.id, attempt: parsed.value.attempt } : {}),
+    result,
+    dequeueCount: Number(context.triggerMetadata?.dequeueCount ?? 0),
+  });
+}
