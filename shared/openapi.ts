@@ -172,7 +172,12 @@ function buildRegistry(): OpenAPIRegistry {
     summary: 'Ask for many chats at once',
     description: 'Valid items are accepted even when others are rejected; each item is idempotent by its externalId.',
     request: {
-      headers: IntakeHeaders.pick({ 'webhook-id': true, 'webhook-timestamp': true, 'webhook-signature': true }),
+      headers: IntakeHeaders.extend({
+        'Idempotency-Key': IntakeHeaders.shape['Idempotency-Key'].openapi({
+          description:
+            'Applies per position: item i is keyed `<key>#<i>` (and webhook-id likewise), so resending the same batch replays every item; an item whose payload changed is rejected.',
+        }),
+      }),
       body: { required: true, content: { 'application/json': { schema: BatchRequestSchema } } },
     },
     responses: {
