@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only p1,p2,p3,p4] [--ceilings 300,50] [--requests N]
+ * `npm run bench [-- --quick] [--only p1,p2,p3,p4] [--ceilings 50,20] [--requests N]
  *   [--graph-latency-ms 100] [--history N] [--out bench/results.json] [--profile-host DIR]`
  *
  * Runs P1–P4 and the memory figure against Azurite and the Graph simulator, prints a table with
@@ -40,7 +40,9 @@ export function sizesFor(quick: boolean, args: Map<string, string | true>): Benc
     const value = args.get(name);
     return typeof value === 'string' ? Number(value) : fallback;
   };
-  const ceilings = list('ceilings', [300, 50]);
+  // Below what this machine's pipeline can carry (about 70 chats/s: one local host and one Azurite on 2
+  // shared cores; bench/README.md), so the figure measures the limiter finding the ceiling, not Azurite.
+  const ceilings = list('ceilings', [50, 20]);
   const requests = args.get('requests');
   return {
     ceilings,
@@ -125,7 +127,8 @@ export function p1Rows(results: P1Result[], verdicts: Verdict[]): Row[] {
       }),
       goalRow(b, verdicts, {
         id: `${id}-serial`,
-        name: `us ÷ serial client (${r.serial.rate.toFixed(1)} chats/s)`,
+        // No client can beat the ceiling: below 5 × the serial rate this goal cannot be met, and the row says so.
+        name: `us ÷ serial client (${r.serial.rate.toFixed(1)} chats/s; ceiling ÷ serial = ${(r.ceiling / r.serial.rate).toFixed(2)}× at most)`,
         value: r.usOverSerial,
         comparison: '>=',
         target: 5,
@@ -244,6 +247,17 @@ export function p4Rows(r: P4Result, verdicts: Verdict[]): Row[] {
       `${formatValue(r.functionsProcessMs, 'ms')} vs ${formatValue(r.libraryProcessMs, 'ms')}`,
     ),
     ...(top ? [infoRow('P4', 'heaviest packages (each alone, after the library)', top)] : []),
+    ...(r.deferred.each.length > 0
+      ? [
+          infoRow(
+            'P4',
+            'moved to first invocation: require handler modules after the function files',
+            `all ${formatValue(r.deferred.allMs, 'ms')} (${r.deferred.modules} modules); each alone: ${r.deferred.each
+              .map((e) => `${e.name} ${e.ms.toFixed(0)} ms`)
+              .join(', ')}`,
+          ),
+        ]
+      : []),
   ];
 }
 

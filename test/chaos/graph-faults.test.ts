@@ -33,7 +33,7 @@ const FAULTS_5XX = [
 ];
 /**
  * Every chaos kind the simulator has, before and after the work. Random 429s are left to the long variant:
- * the shared rate is AIMD (a cut of 30% per 429, +0.2 requests/s regained per second), so 429s on ~3% of calls
+ * the shared rate is AIMD (a cut of 30% per 429, +0.2 requests/s or 1% regained per second), so 429s on ~3% of calls
  * hold it near sqrt(0.2 / (0.3 × 0.03 × rate))… ≈ 4-5 requests/s, and 300 requests then take minutes. The
  * default variant throttles through scripted 429s (below) and the simulator's own token bucket.
  */

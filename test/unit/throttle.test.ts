@@ -13,12 +13,18 @@ describe('AIMD', () => {
     expect(echo.rate).toBe(cut.rate);
     const informed = onThrottle(start, settings, 10_000, 1000, 30);
     expect(informed.rate).toBeCloseTo(28.5);
+    // Near the ceiling a sample keeps the cut small: 20/s sent, 19.5/s accepted → 18.5, not 14.
+    const near = onThrottle({ ...start, rate: 20 }, settings, 10_000, 1000, 19.5);
+    expect(near.rate).toBeCloseTo(18.525);
   });
 
-  it('regains additively up to the maximum', () => {
+  it('regains slowly, by the learned rate and not the configured maximum, up to the maximum', () => {
     const low: FleetRate = { rate: 10, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: 0 };
     expect(regain(low, settings, 500).rate).toBe(10);
-    expect(regain(low, settings, 10_000).rate).toBeCloseTo(10 + settings.increasePerSecond * 10);
+    // 10/s: the floor of 0.2/s a second; 50/s: 1% a second. A maximum of 1000 changes neither.
+    expect(regain(low, settings, 10_000).rate).toBeCloseTo(12);
+    expect(regain(low, aimdSettings(1000), 10_000).rate).toBeCloseTo(12);
+    expect(regain({ ...low, rate: 50 }, aimdSettings(1000), 10_000).rate).toBeCloseTo(55);
     expect(regain(low, settings, 10_000_000).rate).toBe(100);
   });
 });
