@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent } from 'undici';
 import { type Azurite, startAzurite } from '../dev/azurite';
 import { type GraphSimulator, startGraphSimulator } from '../dev/simulator';
+import { writeTrustBundle } from '../dev/simulator/settings';
 
 /**
  * The pieces every benchmark stands on: Azurite (in memory), the Graph simulator, a CA bundle that
@@ -28,7 +29,7 @@ export async function startSimulator(tenantRps: number): Promise<SimulatorWithTr
   const sim = await startGraphSimulator({ quiet: true, tenantRps, seed: 7 });
   const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
   const caPath = join(dir, 'ca.pem');
-  writeFileSync(caPath, `${existingExtraCerts(process.env.NODE_EXTRA_CA_CERTS)}${sim.ca}`);
+  writeTrustBundle(caPath, sim, process.env.NODE_EXTRA_CA_CERTS);
   const dispatcher = new Agent({ connect: { ca: sim.ca }, connections: 256 });
   return {
     sim,
@@ -40,16 +41,6 @@ export async function startSimulator(tenantRps: number): Promise<SimulatorWithTr
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function existingExtraCerts(path: string | undefined): string {
-  if (!path) return '';
-  try {
-    const pem = readFileSync(path, 'utf8');
-    return pem.endsWith('\n') ? pem : `${pem}\n`;
-  } catch {
-    return '';
-  }
 }
 
 export function startStorage(): Promise<Azurite> {

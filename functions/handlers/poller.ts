@@ -2,16 +2,22 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { deliverDueCallbacks, deliverOnFinal } from '../../shared/callbacks';
 import { contextLogger } from '../../shared/http-answers';
 import { runPollerTick } from '../../shared/poller';
-import { services } from '../../shared/services';
+import type { Logger } from '../../shared/log';
+import { services, type Services } from '../../shared/services';
 
 /**
  * Timer: follows pending Graph operations to a final state, sends queue messages that intake could
  * not confirm, hands dead attempts back to the queue, and retries due callbacks. Reads only due work.
  */
 export async function poller(timer: Timer, context: InvocationContext): Promise<void> {
-  const svc = services();
-  await svc.ready();
   const log = contextLogger(context);
+  const { report, callbacks } = await runTimerWork(services(), log);
+  log('info', 'poller.tick', { ...report, callbacks, isPastDue: timer.isPastDue });
+}
+
+/** One tick of the timer's work on these services (the chaos suite runs two at once). */
+export async function runTimerWork(svc: Services, log: Logger) {
+  await svc.ready();
   const report = await runPollerTick({
     store: svc.store,
     queue: svc.queue,
@@ -22,5 +28,5 @@ export async function poller(timer: Timer, context: InvocationContext): Promise<
     onFinal: deliverOnFinal(svc, log),
   });
   const callbacks = await deliverDueCallbacks({ store: svc.store, config: svc.config.callback, log });
-  log('info', 'poller.tick', { ...report, callbacks, isPastDue: timer.isPastDue });
+  return { report, callbacks };
 }

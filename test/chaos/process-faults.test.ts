@@ -1,10 +1,9 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
-import { deliverDueCallbacks, deliverOnFinal } from '../../shared/callbacks';
+import { runTimerWork } from '../../functions/handlers/poller';
 import { loadConfig } from '../../shared/config';
 import { jsonLogger } from '../../shared/log';
-import { runPollerTick } from '../../shared/poller';
 import { buildServices, Services } from '../../shared/services';
 import { APP_ID } from '../support/chaos-load';
 import { ChaosReport, LONG } from '../support/chaos-report';
@@ -432,17 +431,7 @@ describe('process faults', () => {
     // Act: both instances run the timer's work back to back, concurrently, until every request is final.
     let ticks = 0;
     const tick = async (svc: Services): Promise<void> => {
-      await svc.ready();
-      await runPollerTick({
-        store: svc.store,
-        queue: svc.queue,
-        graph: svc.graph,
-        gate: svc.gate,
-        deadlineMinutes: svc.config.operationDeadlineMinutes,
-        log,
-        onFinal: deliverOnFinal(svc, log),
-      });
-      await deliverDueCallbacks({ store: svc.store, config: svc.config.callback, log });
+      await runTimerWork(svc, log);
       ticks += 1;
     };
     const deadline = Date.now() + 90_000;
