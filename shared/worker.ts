@@ -331,7 +331,7 @@ async function claimOwnChat(request: ChatRequest, chatId: string, deps: WorkerDe
       requestId: request.id,
       attempt: request.attempts,
       chatId,
-      error: String(error),
+      error: (error as Error)?.name,
     });
   }
 }
