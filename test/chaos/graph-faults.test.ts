@@ -240,7 +240,7 @@ describe('Graph faults', () => {
 
       // Act
       const { ids, replays } = await submitAll(plans);
-      const resources = await settle(ids, getResource, LONG ? 20 * 60_000 : 6 * 60_000);
+      const resources = await settle(ids, getResource, LONG ? 20 * 60_000 : 6 * 60_000, LONG ? 15 * 60_000 : 0);
       stopFates();
       clearInterval(sampler);
       await vanishRun.catch(() => undefined);
@@ -275,7 +275,7 @@ describe('Graph faults', () => {
       expect(faults).toBeGreaterThan(MIXED / 10);
       expect(answers5xx).toBe(0);
     },
-    LONG ? 30 * 60_000 : 8 * 60_000,
+    LONG ? 45 * 60_000 : 8 * 60_000,
   );
 
   it(

@@ -39,6 +39,7 @@ export interface Resource {
   error?: { code: string; message: string };
   createdAt: string;
   updatedAt: string;
+  nextAttemptAt?: string;
   operation?: { status: string; checks: number };
 }
 
@@ -241,7 +242,11 @@ export function judge(plans: Planned[], resources: Map<number, Resource | undefi
     const resource = resources.get(plan.index);
     const label = `#${plan.index} ${plan.kind}${plan.fate ? `/${plan.fate}` : ''} ${resource?.id ?? '(no id)'}`;
     if (!resource || (resource.state !== 'succeeded' && resource.state !== 'failed')) {
-      verdict.lost.push(`${label}: ${resource?.state ?? 'unknown'}`);
+      const where = resource
+        ? `${resource.state}, ${resource.attempts} attempts, updated ${resource.updatedAt}` +
+          `${resource.nextAttemptAt ? `, next ${resource.nextAttemptAt}` : ''}${resource.error ? `, ${resource.error.code}` : ''}`
+        : 'unknown';
+      verdict.lost.push(`${label}: ${where}`);
       continue;
     }
     if (resource.state === 'succeeded') verdict.succeeded += 1;
@@ -284,11 +289,24 @@ export async function settle(
   ids: Map<number, string>,
   get: (id: string) => Promise<Resource | undefined>,
   ms: number,
+  graceMs = 0,
 ): Promise<Map<number, Resource | undefined>> {
   const last = new Map<number, Resource | undefined>();
   const open = new Set(ids.keys());
   const deadline = Date.now() + ms;
-  while (open.size > 0 && Date.now() < deadline) {
+  // Past the deadline, up to graceMs more while the work still moves (a request finished, or one was written, in
+  // the last 2 minutes, or one has an attempt scheduled): a slow run is waited for, a stuck request reported lost.
+  let lastProgress = Date.now();
+  const progressing = (): boolean =>
+    Date.now() - lastProgress < 2 * 60_000 ||
+    [...open].some((index) => {
+      const r = last.get(index);
+      if (!r) return false;
+      const next = r.nextAttemptAt ? Date.parse(r.nextAttemptAt) : 0;
+      return Date.now() - Date.parse(r.updatedAt) < 2 * 60_000 || next > Date.now() - 60_000;
+    });
+  while (open.size > 0 && (Date.now() < deadline || (Date.now() < deadline + graceMs && progressing()))) {
+    const before = open.size;
     const batch = [...open];
     for (let i = 0; i < batch.length; i += 32) {
       await Promise.all(
@@ -299,6 +317,7 @@ export async function settle(
         }),
       );
     }
+    if (open.size < before) lastProgress = Date.now();
     if (open.size > 0) await sleep(1_000);
   }
   for (const index of ids.keys()) if (!last.has(index)) last.set(index, undefined);
