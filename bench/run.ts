@@ -111,7 +111,9 @@ export function p1Rows(results: P1Result[], verdicts: Verdict[]): Row[] {
       }),
       goalRow(b, verdicts, {
         id: `${id}-lost`,
-        name: `lost (accepted ${r.accepted}, not final)`,
+        name: r.timedOut
+          ? `not final when the bench stopped waiting (accepted ${r.accepted}; stalled or past its limit)`
+          : `lost (accepted ${r.accepted}, not final)`,
         value: r.lost,
         comparison: '==',
         target: 0,
