@@ -103,7 +103,9 @@ const common = {
 };
 const bodyProblems = {
   400: problemResponse('The body is not valid: `errors` lists every problem with its path.'),
-  413: problemResponse('The body is over the size limit.'),
+  413: problemResponse(
+    'The body is over the size limit (1 MiB; a batch 16 MiB), or the request is too large to store in one table row.',
+  ),
   415: problemResponse('Content-Type is not application/json (UTF-8).'),
 };
 
