@@ -214,7 +214,10 @@ async function vanishScenario(): Promise<{
   const first = await settle(ids, getResource, 75_000);
   control.clearFaults();
   await sleep(5_000);
-  const resources = await settle(ids, getResource, 60_000);
+  // Past the deadline a request whose check went unanswered is checked again every 30 s, and the mixed run's
+  // random faults (15% of Graph calls) are still on: each check (operation + chat read) gets through about
+  // 7 times in 10, so a minute (two checks) failed about once in 12 runs. Six checks leave ~1 in 2,000.
+  const resources = await settle(ids, getResource, 180_000);
 
   return { plans: [readFails, checksFail], first, resources };
 }
@@ -380,7 +383,7 @@ describe('Graph faults', () => {
       expect(resources.get(readFails.index)?.state).toBe('succeeded');
       expect(resources.get(checksFail.index)?.state).toBe('succeeded');
     },
-    3 * 60_000,
+    5 * 60_000,
   );
 
   // Found by this suite and fixed in 08c5014: the worker's give-up used to drop `outcomeUnknownSince`, so an
