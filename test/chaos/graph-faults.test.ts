@@ -33,9 +33,10 @@ const FAULTS_5XX = [
 ];
 /**
  * Every chaos kind the simulator has, before and after the work. Random 429s are left to the long variant:
- * the shared rate is AIMD (a cut of 30% per 429, +0.2 requests/s or 1% regained per second), so 429s on ~3% of calls
- * hold it near sqrt(0.2 / (0.3 × 0.03 × rate))… ≈ 4-5 requests/s, and 300 requests then take minutes. The
- * default variant throttles through scripted 429s (below) and the simulator's own token bucket.
+ * they say nothing about a ceiling, yet each cuts the shared rate (30%, or to just under what Graph was
+ * accepting) while it regains only 0.2 requests/s or 1% a second, so 429s on ~3% of calls hold it at a few
+ * requests/s (the long run's median: 6.2/s) and 300 requests take minutes. The default variant throttles
+ * through scripted 429s (below) and the simulator's own token bucket.
  */
 const KINDS = LONG ? [...FAULTS_5XX, '429', '429-no-retry-after'] : FAULTS_5XX;
 /** Graph calls and the token endpoint are both eligible for chaos. */
