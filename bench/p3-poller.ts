@@ -13,7 +13,7 @@ import { type ChatRequest, State } from '../shared/model';
 import { runPollerTick, type TickReport } from '../shared/poller';
 import { StorageRequestQueue } from '../shared/request-queue';
 import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { TableRequestStore } from '../shared/table-store';
+import { TableRequestStore, workTableName } from '../shared/table-store';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from '../shared/throttle';
 import { type CallStats, meteredTable, StorageMeter } from './counting-table';
 import { credentialFor } from './graph-baselines';
@@ -195,18 +195,19 @@ export async function runP3(options: P3Options): Promise<P3Result> {
 
     const runs: (TableRun & { meter: StorageMeter; store: TableRequestStore; gate: GraphRateGate })[] = [];
     for (const [table, finished] of Object.entries(tables)) {
-      const client = TableClient.fromConnectionString(seeded.connectionString, table, {
-        allowInsecureConnection: true,
-      });
-      await addPendingRequests(trusted, new TableRequestStore(client), graph, `p3-${table}`, options.pending);
+      // The table and its work table, as the service names and uses them.
+      const [client, work] = [table, workTableName(table)].map((name) =>
+        TableClient.fromConnectionString(seeded.connectionString, name, { allowInsecureConnection: true }),
+      ) as [TableClient, TableClient];
+      await addPendingRequests(trusted, new TableRequestStore(client, work), graph, `p3-${table}`, options.pending);
       const meter = new StorageMeter();
-      const metered = meteredTable(client, meter);
+      const [metered, meteredWork] = [meteredTable(client, meter), meteredTable(work, meter)];
       runs.push({
         table,
         finished,
         meter,
-        store: new TableRequestStore(metered),
-        gate: new GraphRateGate(aimdSettings(1000), new TableFleetRateStore(metered), randomUUID()),
+        store: new TableRequestStore(metered, meteredWork),
+        gate: new GraphRateGate(aimdSettings(1000), new TableFleetRateStore(meteredWork), randomUUID()),
         ticksMs: [],
         indexRowsRead: [],
         checked: [],

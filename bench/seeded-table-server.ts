@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/seeded-table-server.js <table>:<finished requests> ...`: Azurite's own Table
  * service (the `TableServer` class its CLI runs; in-memory persistence, telemetry off, 127.0.0.1 and a
- * free port), with tables that already hold N finished requests, for P3. Prints one JSON line
+ * free port), with tables (each with its work table) that already hold N finished requests, for P3. Prints one JSON line
  * `{url, seeded, seedMs, checked}` and runs until its stdin closes (the bench ends it).
  *
  * Why not seed over HTTP: Azurite checks an insert's key with a LokiJS lookup indexed on PartitionKey
@@ -22,7 +22,7 @@ import { newRequestId } from '../shared/ids';
 import { newChatRequest } from '../shared/intake';
 import { type ChatRequest, State } from '../shared/model';
 import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { TableRequestStore } from '../shared/table-store';
+import { TableRequestStore, workTableName } from '../shared/table-store';
 import { compactRequest } from './workload';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Azurite's server classes ship without typings. */
@@ -138,55 +138,73 @@ function comparable(doc: Record<string, unknown>): unknown {
 
 const HTTP_CHECKED = 3;
 
+/** Seeds `<table>` and its work table, as the service names them, through a store on both. */
 async function seedTable(
   server: AzuriteTableServer,
   connectionString: string,
   table: string,
   count: number,
 ): Promise<{ seeded: number; checked: number }> {
-  const client = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true });
-  await client.createTable();
-  const collection = server.metadataStore.db.getCollection(`${devStoreAccount.name}$${table}`);
-  if (!collection) throw new Error(`Azurite has no collection for table ${table}`);
+  const names = [table, workTableName(table)] as const;
+  const clients = names.map((name) =>
+    TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true }),
+  ) as [TableClient, TableClient];
+  await Promise.all(clients.map((client) => client.createTable()));
+  const collections = names.map((name) => {
+    const collection = server.metadataStore.db.getCollection(`${devStoreAccount.name}$${name}`);
+    if (!collection) throw new Error(`Azurite has no collection for table ${name}`);
+    return collection;
+  });
+  const recordingStore = (): { store: TableRequestStore; recorders: [RecordingTable, RecordingTable] } => {
+    const recorders: [RecordingTable, RecordingTable] = [new RecordingTable(), new RecordingTable()];
+    const [main, work] = recorders as unknown as [TableClient, TableClient];
+    return { store: new TableRequestStore(main, work), recorders };
+  };
   const now = Date.now();
   const run = `seed-${table}`;
 
   // The first few over HTTP through the real store; their stored documents are the reference.
-  const viaHttp = new TableRequestStore(client);
+  const viaHttp = new TableRequestStore(...clients);
   const checked = Math.min(HTTP_CHECKED, count);
   for (let i = 0; i < checked; i += 1) {
     const request = finishedRequest(run, i, now);
     await writeThroughStore(viaHttp, request);
-    const recorder = new RecordingTable();
-    await writeThroughStore(new TableRequestStore(recorder as unknown as TableClient), request);
-    for (const entity of recorder.written) {
-      const stored = collection.find({ PartitionKey: entity.partitionKey, RowKey: entity.rowKey })[0];
-      if (!stored) throw new Error(`seeding check: ${entity.partitionKey}/${entity.rowKey} not stored over HTTP`);
-      const expected = JSON.stringify(comparable(azuriteDocument(entity, 'x')));
-      const actual = JSON.stringify(comparable(stored));
-      if (expected !== actual) {
-        throw new Error(`seeding check: bulk form differs from Azurite's\n  bulk:  ${expected}\n  azurite: ${actual}`);
+    const { store, recorders } = recordingStore();
+    await writeThroughStore(store, request);
+    recorders.forEach((recorder, k) => {
+      for (const entity of recorder.written) {
+        const stored = collections[k]!.find({ PartitionKey: entity.partitionKey, RowKey: entity.rowKey })[0];
+        if (!stored) throw new Error(`seeding check: ${entity.partitionKey}/${entity.rowKey} not stored over HTTP`);
+        const expected = JSON.stringify(comparable(azuriteDocument(entity, 'x')));
+        const actual = JSON.stringify(comparable(stored));
+        if (expected !== actual) {
+          throw new Error(
+            `seeding check: bulk form differs from Azurite's\n  bulk:  ${expected}\n  azurite: ${actual}`,
+          );
+        }
       }
-    }
+    });
   }
 
-  // The rest: the same store, recorded, then one bulk insert with the indexes rebuilt once.
-  const recorder = new RecordingTable();
-  const store = new TableRequestStore(recorder as unknown as TableClient);
+  // The rest: the same store, recorded, then one bulk insert per table with its indexes rebuilt once.
+  const { store, recorders } = recordingStore();
   for (let i = checked; i < count; i += 1) await writeThroughStore(store, finishedRequest(run, i, now));
   const timestamp = azuriteTimestamp(new Date());
-  const docs = recorder.written.map((entity) => azuriteDocument(entity, timestamp));
-  collection.adaptiveBinaryIndices = false;
-  for (let i = 0; i < docs.length; i += 10_000) collection.insert(docs.slice(i, i + 10_000));
-  collection.adaptiveBinaryIndices = true;
-  collection.ensureAllIndexes(true);
+  recorders.forEach((recorder, k) => {
+    const collection = collections[k]!;
+    const docs = recorder.written.map((entity) => azuriteDocument(entity, timestamp));
+    collection.adaptiveBinaryIndices = false;
+    for (let i = 0; i < docs.length; i += 10_000) collection.insert(docs.slice(i, i + 10_000));
+    collection.adaptiveBinaryIndices = true;
+    collection.ensureAllIndexes(true);
+  });
   return { seeded: count, checked };
 }
 
 async function main(): Promise<void> {
   const specs = process.argv.slice(2).map((arg) => {
     const [table, count] = arg.split(':');
-    if (!table || !/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(table) || !(Number(count) >= 0)) {
+    if (!table || !/^[A-Za-z][A-Za-z0-9]{2,58}$/.test(table) || !(Number(count) >= 0)) {
       throw new Error(`expected <table>:<count>, got ${arg}`);
     }
     return { table, count: Number(count) };

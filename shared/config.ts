@@ -67,8 +67,9 @@ export const DEFAULTS = {
 } as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Table names: 3-63 alphanumerics, starting with a letter.
-const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+// Table names: 3-63 alphanumerics, starting with a letter. The service adds "Work" to CHAT_REQUESTS_TABLE for its
+// work table (shared/table-store.ts), so that name may have at most 59.
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,58}$/;
 
 const optionalString = z
   .string()
@@ -143,7 +144,10 @@ const envSchema = z.object({
   CHAT_REQUESTS_TABLE: optionalString.pipe(
     z
       .string()
-      .regex(TABLE_NAME, 'CHAT_REQUESTS_TABLE must be a table name: 3-63 letters and digits, starting with a letter')
+      .regex(
+        TABLE_NAME,
+        'CHAT_REQUESTS_TABLE must be a table name of 3-59 letters and digits, starting with a letter (the service adds "Work" for its second table)',
+      )
       .optional(),
   ),
   GRAPH_MAX_RPS: optionalString.pipe(positiveNumber('GRAPH_MAX_RPS', 1000).optional()),

@@ -7,7 +7,7 @@ import { isConflict } from './errors';
 import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
 import { RequestQueue, StorageRequestQueue } from './request-queue';
 import { RequestStore } from './request-store';
-import { TableRequestStore } from './table-store';
+import { TableRequestStore, workTableName } from './table-store';
 import { startTelemetryFor } from './telemetry-start';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
 
@@ -22,6 +22,8 @@ export interface Services {
   poisonQueue: QueueClient;
   queueClient: QueueClient;
   table: TableClient;
+  /** The work table (CHAT_REQUESTS_TABLE + "Work"): in-flight indexes, markers, the shared rate. */
+  workTable: TableClient;
   graph: GraphChats;
   gate: GraphRateGate;
   /** Resolves once the table and queues exist (created on first use; retried after a failure). */
@@ -53,12 +55,12 @@ export function configProblem(): ConfigError | undefined {
 }
 
 export function buildServices(config: Config): Services {
-  const { table, queueClient, poisonQueue } = storageClients(config);
+  const { table, workTable, queueClient, poisonQueue } = storageClients(config);
   const credential = createCredential(config.graph);
-  const gate = new GraphRateGate(aimdSettings(config.graph.maxRps), new TableFleetRateStore(table), randomUUID());
+  const gate = new GraphRateGate(aimdSettings(config.graph.maxRps), new TableFleetRateStore(workTable), randomUUID());
   let created: Promise<void> | undefined;
   const ready = (): Promise<void> => {
-    created ??= ensureStorage(table, queueClient, poisonQueue).catch((error: unknown) => {
+    created ??= ensureStorage([table, workTable], [queueClient, poisonQueue]).catch((error: unknown) => {
       created = undefined;
       throw error;
     });
@@ -66,11 +68,12 @@ export function buildServices(config: Config): Services {
   };
   return {
     config,
-    store: new TableRequestStore(table),
+    store: new TableRequestStore(table, workTable),
     queue: new StorageRequestQueue(queueClient),
     poisonQueue,
     queueClient,
     table,
+    workTable,
     graph: new SdkGraphChats(credential, config.graph),
     gate,
     ready,
@@ -83,15 +86,23 @@ export function buildServices(config: Config): Services {
  */
 const STORAGE_RETRY = { maxTries: 3, tryTimeoutInMs: 10_000, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
 
-function storageClients(config: Config): { table: TableClient; queueClient: QueueClient; poisonQueue: QueueClient } {
+function storageClients(config: Config): {
+  table: TableClient;
+  workTable: TableClient;
+  queueClient: QueueClient;
+  poisonQueue: QueueClient;
+} {
   const storage = config.storage;
+  const tableNames = [config.tableName, workTableName(config.tableName)] as const;
   if (storage.kind === 'connectionString') {
     // Azurite speaks plain http on loopback; the SDK refuses http unless told.
     const insecure = /(^UseDevelopmentStorage=true$)|(Endpoint=http:\/\/)/i.test(storage.connectionString);
+    const [table, workTable] = tableNames.map((name) =>
+      TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: insecure }),
+    ) as [TableClient, TableClient];
     return {
-      table: TableClient.fromConnectionString(storage.connectionString, config.tableName, {
-        allowInsecureConnection: insecure,
-      }),
+      table,
+      workTable,
       queueClient: new QueueClient(storage.connectionString, config.queueName),
       poisonQueue: new QueueClient(storage.connectionString, config.poisonQueueName),
     };
@@ -99,14 +110,19 @@ function storageClients(config: Config): { table: TableClient; queueClient: Queu
   const credential: TokenCredential = storage.clientId
     ? new ManagedIdentityCredential({ clientId: storage.clientId })
     : new DefaultAzureCredential();
+  const [table, workTable] = tableNames.map(
+    (name) =>
+      new TableClient(storage.tableServiceUri, name, credential, {
+        retryOptions: {
+          maxRetries: STORAGE_RETRY.maxTries - 1,
+          retryDelayInMs: STORAGE_RETRY.retryDelayInMs,
+          maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
+        },
+      }),
+  ) as [TableClient, TableClient];
   return {
-    table: new TableClient(storage.tableServiceUri, config.tableName, credential, {
-      retryOptions: {
-        maxRetries: STORAGE_RETRY.maxTries - 1,
-        retryDelayInMs: STORAGE_RETRY.retryDelayInMs,
-        maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
-      },
-    }),
+    table,
+    workTable,
     queueClient: new QueueClient(`${storage.queueServiceUri.replace(/\/$/, '')}/${config.queueName}`, credential, {
       retryOptions: STORAGE_RETRY,
     }),
@@ -120,14 +136,15 @@ function storageClients(config: Config): { table: TableClient; queueClient: Queu
   };
 }
 
-async function ensureStorage(table: TableClient, queue: QueueClient, poison: QueueClient): Promise<void> {
-  try {
-    await table.createTable();
-  } catch (error) {
-    if (!isConflict(error)) throw error;
+async function ensureStorage(tables: TableClient[], queues: QueueClient[]): Promise<void> {
+  for (const table of tables) {
+    try {
+      await table.createTable();
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
   }
-  await queue.createIfNotExists();
-  await poison.createIfNotExists();
+  for (const queue of queues) await queue.createIfNotExists();
 }
 
 /** Tests swap the process's services (e.g. after changing settings). */

@@ -21,13 +21,20 @@ import {
 } from './request-store';
 
 /**
- * RequestStore on Azure Table Storage. Layout (docs/table-schema.md):
+ * RequestStore on Azure Table Storage, in two tables (docs/table-schema.md). The requests table
+ * (CHAT_REQUESTS_TABLE) keeps the record; its work table (the same name + "Work") keeps only what is
+ * in flight, which is all the timer reads, so its queries never touch history (Azurite, unlike Azure,
+ * scans a whole table for every query).
+ * Requests table:
  * - request row:      PK = <id>,               RK = "request"   the whole request as JSON (chunked)
- * - state index:      PK = "state-<state>",    RK = <inverted id> one per request, in its current state
+ * - state index:      PK = "state-<state>",    RK = <inverted id> finished states (succeeded, failed)
  * - all index:        PK = "all",              RK = <inverted id> every request, newest first
- * - unsent marker:    PK = "unsent",           RK = <id>        queue message not yet known sent
  * - idempotency key:  PK = "key-<hh>",         RK = sha256(key)  first writer wins
  * - chat owner:       PK = "chat-<hh>",        RK = sha256(chat id) the request a group chat is for
+ * Work table:
+ * - state index:      PK = "state-<state>",    RK = <inverted id> in-flight states (queued, creating, pending)
+ * - unsent marker:    PK = "unsent",           RK = <id>        queue message not yet known sent
+ * - callback marker:  PK = "callbacks",        RK = <id>        callback due
  * Index entries are written before the row changes and removed after, so an index is a superset of
  * the truth; readers check the row and drop stale entries that are old enough not to be in flight.
  */
@@ -44,6 +51,14 @@ export function invertId(id: string): string {
 
 function statePartition(state: State): string {
   return `state-${state}`;
+}
+
+/** The states a request is in while there is work to do on it; their index entries live in the work table. */
+const IN_FLIGHT: ReadonlySet<State> = new Set([State.queued, State.creating, State.pending]);
+
+/** The work table's name for a requests table: the same name + "Work" (config.ts keeps it a valid name). */
+export function workTableName(tableName: string): string {
+  return `${tableName}Work`;
 }
 
 function keyPartition(hash: string): string {
@@ -99,7 +114,16 @@ function dueAtOf(request: ChatRequest): string | undefined {
 }
 
 export class TableRequestStore implements RequestStore {
-  constructor(private readonly table: TableClient) {}
+  /** `work` is the work table; tests may pass one table for both. */
+  constructor(
+    private readonly table: TableClient,
+    private readonly work: TableClient = table,
+  ) {}
+
+  /** The table holding the index of `state`. */
+  private indexTable(state: State): TableClient {
+    return IN_FLIGHT.has(state) ? this.work : this.table;
+  }
 
   async get(id: string): Promise<Stored<ChatRequest> | undefined> {
     try {
@@ -126,13 +150,16 @@ export class TableRequestStore implements RequestStore {
   }
 
   async indexNew(requests: ChatRequest[]): Promise<void> {
-    const entries: RequestEntity[] = [];
+    const byTable = new Map<TableClient, RequestEntity[]>([
+      [this.table, []],
+      [this.work, []],
+    ]);
     for (const request of requests) {
-      entries.push(indexEntry(request, request.state));
-      entries.push({ partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
+      byTable.get(this.indexTable(request.state))!.push(indexEntry(request, request.state));
+      byTable.get(this.table)!.push({ partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
     }
     try {
-      await this.upsertGrouped(entries);
+      await Promise.all([...byTable].map(([table, entries]) => this.upsertGrouped(table, entries)));
     } catch (error) {
       asStorageError(error, 'index new requests');
     }
@@ -141,17 +168,17 @@ export class TableRequestStore implements RequestStore {
   async forgetNew(requests: ChatRequest[]): Promise<void> {
     await Promise.all(
       requests.flatMap((r) => [
-        this.deleteIndex(statePartition(r.state), invertId(r.id)),
-        this.deleteIndex('all', invertId(r.id)),
-        this.deleteIndex('unsent', r.id),
+        this.deleteIndex(this.indexTable(r.state), statePartition(r.state), invertId(r.id)),
+        this.deleteIndex(this.table, 'all', invertId(r.id)),
+        this.deleteIndex(this.work, 'unsent', r.id),
       ]),
     );
   }
 
   /** Upserts, one entity group transaction per partition and 100 entities; concurrently. */
-  private async upsertGrouped(entities: RequestEntity[]): Promise<void> {
+  private async upsertGrouped(table: TableClient, entities: RequestEntity[]): Promise<void> {
     if (entities.length === 1) {
-      await this.upsertIndex(entities[0]!.partitionKey, entities[0]!);
+      await this.upsertIndex(table, entities[0]!);
       return;
     }
     const byPartition = new Map<string, RequestEntity[]>();
@@ -166,8 +193,8 @@ export class TableRequestStore implements RequestStore {
         const chunk = group.slice(i, i + 100);
         writes.push(
           chunk.length === 1
-            ? this.upsertIndex(chunk[0]!.partitionKey, chunk[0]!)
-            : this.table.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'])),
+            ? this.upsertIndex(table, chunk[0]!)
+            : table.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'])),
         );
       }
     }
@@ -177,7 +204,7 @@ export class TableRequestStore implements RequestStore {
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
     const from = current.value.state;
     try {
-      await this.upsertIndex(statePartition(next.state), indexEntry(next, next.state));
+      await this.upsertIndex(this.indexTable(next.state), indexEntry(next, next.state));
       const result = await this.table.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
       if (from !== next.state) await this.deleteStateIndex(from, current.value);
       return { value: next, etag: String(result.etag) };
@@ -232,6 +259,7 @@ export class TableRequestStore implements RequestStore {
 
   async list(query: ListQuery): Promise<ListPage> {
     const partition = query.state ? statePartition(query.state) : 'all';
+    const table = query.state ? this.indexTable(query.state) : this.table;
     const clauses = [odata`PartitionKey eq ${partition}`];
     // Newest first: inverted ids sort descending by time; `since` bounds the far end.
     if (query.continuationToken) clauses.push(odata`RowKey gt ${decodeToken(query.continuationToken)}`);
@@ -240,7 +268,7 @@ export class TableRequestStore implements RequestStore {
     let lastKey: string | undefined;
     let more = false;
     try {
-      const pages = this.table
+      const pages = table
         .listEntities<Record<string, unknown>>({
           queryOptions: { filter: clauses.join(' and '), select: ['RowKey', 'requestId', 'Timestamp'] },
         })
@@ -281,7 +309,7 @@ export class TableRequestStore implements RequestStore {
     const filter = odata`PartitionKey eq ${statePartition(state)} and dueAt le ${now.toISOString()}`;
     const due: DueEntry[] = [];
     try {
-      for await (const entry of this.table.listEntities<Record<string, unknown>>({
+      for await (const entry of this.indexTable(state).listEntities<Record<string, unknown>>({
         queryOptions: { filter, select: ['requestId', 'dueAt', 'Timestamp'] },
       })) {
         due.push({ id: String(entry.requestId), state, dueAt: String(entry.dueAt), indexedAt: entry.timestamp });
@@ -296,14 +324,17 @@ export class TableRequestStore implements RequestStore {
   async markUnsent(ids: string[], now: Date): Promise<void> {
     try {
       // Entity group transactions of 100: the markers share the "unsent" partition.
-      await this.upsertGrouped(ids.map((id) => ({ partitionKey: 'unsent', rowKey: id, since: now.toISOString() })));
+      await this.upsertGrouped(
+        this.work,
+        ids.map((id) => ({ partitionKey: 'unsent', rowKey: id, since: now.toISOString() })),
+      );
     } catch (error) {
       return asStorageError(error, 'mark unsent');
     }
   }
 
   async clearUnsent(id: string): Promise<void> {
-    await this.deleteIndex('unsent', id);
+    await this.deleteIndex(this.work, 'unsent', id);
   }
 
   async listUnsent(olderThan: Date, limit: number): Promise<string[]> {
@@ -316,14 +347,14 @@ export class TableRequestStore implements RequestStore {
 
   async scheduleCallback(id: string, dueAt: Date): Promise<void> {
     try {
-      await this.upsertIndex('callbacks', { partitionKey: 'callbacks', rowKey: id, dueAt: dueAt.toISOString() });
+      await this.upsertIndex(this.work, { partitionKey: 'callbacks', rowKey: id, dueAt: dueAt.toISOString() });
     } catch (error) {
       asStorageError(error, 'schedule callback');
     }
   }
 
   async clearCallback(id: string): Promise<void> {
-    await this.deleteIndex('callbacks', id);
+    await this.deleteIndex(this.work, 'callbacks', id);
   }
 
   async listDueCallbacks(now: Date, limit: number): Promise<string[]> {
@@ -334,11 +365,11 @@ export class TableRequestStore implements RequestStore {
     );
   }
 
-  /** Request ids of the marker rows (RowKey = id) that match, at most `limit`. */
+  /** Request ids of the work table's marker rows (RowKey = id) that match, at most `limit`. */
   private async listMarkers(filter: string, limit: number, what: string): Promise<string[]> {
     const ids: string[] = [];
     try {
-      for await (const entry of this.table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+      for await (const entry of this.work.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
         ids.push(String(entry.rowKey));
         if (ids.length >= limit) break;
       }
@@ -349,7 +380,7 @@ export class TableRequestStore implements RequestStore {
   }
 
   async dropIndexEntry(state: State, id: string): Promise<void> {
-    await this.deleteIndex(statePartition(state), invertId(id));
+    await this.deleteIndex(this.indexTable(state), statePartition(state), invertId(id));
   }
 
   /**
@@ -357,12 +388,13 @@ export class TableRequestStore implements RequestStore {
    * back into that state (X → Y → X): then the entry is theirs, and removing it would hide the row.
    */
   private async deleteStateIndex(state: State, left: ChatRequest): Promise<void> {
+    const table = this.indexTable(state);
     const partitionKey = statePartition(state);
     const rowKey = invertId(left.id);
     try {
-      const entry = await this.table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      const entry = await table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
       if (entry.version !== undefined && entry.version !== left.updatedAt) return;
-      await this.table.deleteEntity(partitionKey, rowKey, { etag: entry.etag });
+      await table.deleteEntity(partitionKey, rowKey, { etag: entry.etag });
     } catch (error) {
       // Gone already, or rewritten since we read it (then it is someone else's).
       if (isNotFound(error) || isPreconditionFailed(error)) return;
@@ -370,13 +402,13 @@ export class TableRequestStore implements RequestStore {
     }
   }
 
-  private async upsertIndex(partitionKey: string, entity: RequestEntity): Promise<void> {
-    await this.table.upsertEntity({ ...entity, partitionKey }, 'Replace');
+  private async upsertIndex(table: TableClient, entity: RequestEntity): Promise<void> {
+    await table.upsertEntity(entity, 'Replace');
   }
 
-  private async deleteIndex(partitionKey: string, rowKey: string): Promise<void> {
+  private async deleteIndex(table: TableClient, partitionKey: string, rowKey: string): Promise<void> {
     try {
-      await this.table.deleteEntity(partitionKey, rowKey);
+      await table.deleteEntity(partitionKey, rowKey);
     } catch (error) {
       if (isNotFound(error)) return;
       asStorageError(error, 'delete index entry');

@@ -1,5 +1,5 @@
 // Storage for the Functions host (keys, timer locks), the request queue, its poison queue, the
-// request table and the Flex deployment package. Reached only with Entra ID: shared keys are off.
+// request table and its work table, and the Flex deployment package. Reached only with Entra ID: shared keys are off.
 
 param name string
 param location string = resourceGroup().location
@@ -16,6 +16,9 @@ param deploymentContainerName string
 
 // The Functions host moves a message here after maxDequeueCount failures; the code derives the same name.
 var poisonQueueName = '${queueName}-poison'
+
+// In-flight indexes, markers and the shared Graph rate (what the timer reads); the code derives the same name.
+var workTableName = '${tableName}Work'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -80,6 +83,11 @@ resource requestTable 'Microsoft.Storage/storageAccounts/tableServices/tables@20
   name: tableName
 }
 
+resource workTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: workTableName
+}
+
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
@@ -88,4 +96,5 @@ output tableEndpoint string = storage.properties.primaryEndpoints.table
 output queueName string = requestQueue.name
 output poisonQueueName string = poisonQueue.name
 output tableName string = requestTable.name
+output workTableName string = workTable.name
 output deploymentContainerName string = deploymentContainer.name

@@ -19,6 +19,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { Azurite, connectionStringFor, startAzurite } from '../../dev/azurite';
 import { eventually, startStack, Stack } from '../support/stack';
+import { workTableName } from '../../shared/table-store';
 
 /** A TCP proxy in front of one Azurite service that this test can cut and restore. */
 class CuttableProxy {
@@ -95,6 +96,7 @@ describe('intake when storage fails', () => {
   let proxy: CuttableProxy;
   let stack: Stack;
   let table: TableClient;
+  let workTable: TableClient;
   let queue: QueueClient;
 
   beforeAll(async () => {
@@ -105,6 +107,9 @@ describe('intake when storage fails', () => {
     stack = await startStack({ azurite, env: { AzureWebJobsStorage: viaProxy } });
     // The test's own clients go straight to Azurite, so they see the truth while the proxy is cut.
     table = TableClient.fromConnectionString(azurite.connectionString, 'ChatRequests', {
+      allowInsecureConnection: true,
+    });
+    workTable = TableClient.fromConnectionString(azurite.connectionString, workTableName('ChatRequests'), {
       allowInsecureConnection: true,
     });
     queue = new QueueClient(azurite.connectionString, 'chat-requests');
@@ -132,7 +137,7 @@ describe('intake when storage fails', () => {
 
   async function unsentMarkers(): Promise<{ rowKey: string; since: string }[]> {
     const found: { rowKey: string; since: string }[] = [];
-    for await (const e of table.listEntities<{ since: string }>({
+    for await (const e of workTable.listEntities<{ since: string }>({
       queryOptions: { filter: odata`PartitionKey eq 'unsent'` },
     })) {
       found.push({ rowKey: String(e.rowKey), since: e.since });
@@ -143,7 +148,7 @@ describe('intake when storage fails', () => {
   /** What a minute passing does to the markers: the timer then treats them as abandoned. */
   async function ageMarkers(ids: string[]): Promise<void> {
     const past = new Date(Date.now() - 2 * 60_000).toISOString();
-    for (const id of ids) await table.upsertEntity({ partitionKey: 'unsent', rowKey: id, since: past }, 'Replace');
+    for (const id of ids) await workTable.upsertEntity({ partitionKey: 'unsent', rowKey: id, since: past }, 'Replace');
   }
 
   const messagesFor = async (ids: Set<string>) => {

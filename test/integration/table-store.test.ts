@@ -8,7 +8,7 @@ import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/error
 import { newRequestId } from '../../shared/ids';
 import { ChatRequest, State } from '../../shared/model';
 import { lostRace, transition } from '../../shared/request-store';
-import { TableRequestStore } from '../../shared/table-store';
+import { invertId, TableRequestStore, workTableName } from '../../shared/table-store';
 
 let azurite: Azurite;
 let serial = 0;
@@ -20,13 +20,20 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-async function freshStore(): Promise<{ store: TableRequestStore; table: TableClient }> {
+/** A store on its own pair of tables, named as the service names them (`<name>` and `<name>Work`). */
+async function freshStore(): Promise<{ store: TableRequestStore; table: TableClient; work: TableClient }> {
   serial += 1;
-  const table = TableClient.fromConnectionString(azurite.connectionString, `Store${serial}`, {
-    allowInsecureConnection: true,
-  });
-  await table.createTable();
-  return { store: new TableRequestStore(table), table };
+  const [table, work] = [`Store${serial}`, workTableName(`Store${serial}`)].map((name) =>
+    TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+  ) as [TableClient, TableClient];
+  await Promise.all([table.createTable(), work.createTable()]);
+  return { store: new TableRequestStore(table, work), table, work };
+}
+
+async function everyKey(table: TableClient): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const entity of table.listEntities()) keys.push(`${entity.partitionKey}/${entity.rowKey}`);
+  return keys;
 }
 
 function request(now = new Date(), overrides: Partial<ChatRequest> = {}): ChatRequest {
@@ -83,7 +90,7 @@ describe('TableRequestStore on Azurite', () => {
   });
 
   it('each state index holds exactly the requests in that state; finished ones leave the due indexes', async () => {
-    const { store, table } = await freshStore();
+    const { store, table, work } = await freshStore();
     const now = new Date();
     const stored = await store.create(request(now));
     const id = stored.value.id;
@@ -94,8 +101,8 @@ describe('TableRequestStore on Azurite', () => {
       { attempts: 1, attemptStartedAt: now.toISOString() },
       now,
     );
-    expect(await partition(table, 'state-queued')).toEqual([]);
-    expect((await partition(table, 'state-creating')).length).toBe(1);
+    expect(await partition(work, 'state-queued')).toEqual([]);
+    expect((await partition(work, 'state-creating')).length).toBe(1);
     const pending = await transition(
       store,
       creating,
@@ -110,20 +117,53 @@ describe('TableRequestStore on Azurite', () => {
       },
       now,
     );
-    expect(await partition(table, 'state-creating')).toEqual([]);
+    expect(await partition(work, 'state-creating')).toEqual([]);
+    expect((await partition(work, 'state-pending')).length).toBe(1);
     await transition(store, pending, State.succeeded, { chat: { id: '19:a@thread.v2' } }, now);
-    expect(await partition(table, 'state-pending')).toEqual([]);
+    expect(await partition(work, 'state-pending')).toEqual([]);
     expect((await partition(table, 'state-succeeded')).length).toBe(1);
     expect(await store.listDue(State.pending, new Date(now.getTime() + 3600_000), 10)).toEqual([]);
     expect((await store.list({ state: State.succeeded, top: 10 })).items.map((r) => r.id)).toEqual([id]);
   });
 
+  it('a finished request leaves nothing in the work table, and no in-flight entry in the requests table', async () => {
+    // The timer reads only the work table: history must not grow it (Azurite scans a whole table per query).
+    const { store, table, work } = await freshStore();
+    const now = new Date();
+    const created = await store.create(
+      request(now, { callback: { url: 'https://hooks.contoso.com/x', state: 'pending', attempts: 0 } }),
+    );
+    await store.markUnsent([created.value.id], now);
+    expect((await everyKey(work)).sort()).toEqual([
+      `state-queued/${invertId(created.value.id)}`,
+      `unsent/${created.value.id}`,
+    ]);
+    await store.clearUnsent(created.value.id);
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, now);
+    await transition(
+      store,
+      creating,
+      State.failed,
+      { error: { code: 'BadRequest', message: 'no', retryable: false } },
+      now,
+    );
+    expect(await everyKey(work)).toEqual([`callbacks/${created.value.id}`]);
+    await store.clearCallback(created.value.id);
+
+    expect(await everyKey(work)).toEqual([]);
+    expect((await everyKey(table)).map((key) => key.split('/')[0]).sort()).toEqual(
+      [created.value.id, 'all', 'state-failed'].sort(),
+    );
+    expect((await store.list({ state: State.failed, top: 10 })).items.map((r) => r.id)).toEqual([created.value.id]);
+    expect((await store.list({ top: 10 })).items.map((r) => r.id)).toEqual([created.value.id]);
+  });
+
   it('X → Y → X: a slow writer does not remove the index entry of the writer that moved the row back', async () => {
     // Prepare: a store whose clean-up of the state-queued entry is held until we let it go.
-    const { store, table } = await freshStore();
+    const { store, table, work } = await freshStore();
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const slowTable = new Proxy(table, {
+    const slowWork = new Proxy(work, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
         if ((prop === 'getEntity' || prop === 'deleteEntity') && typeof value === 'function') {
@@ -135,7 +175,7 @@ describe('TableRequestStore on Azurite', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const slow = new TableRequestStore(slowTable);
+    const slow = new TableRequestStore(table, slowWork);
     const t0 = Date.now();
     const created = await store.create(request(new Date(t0)));
     const id = created.value.id;
@@ -158,8 +198,8 @@ describe('TableRequestStore on Azurite', () => {
 
     // Assess: the row is queued and still listed as queued.
     expect((await store.get(id))!.value.state).toBe(State.queued);
-    expect(await partition(table, 'state-queued')).toHaveLength(1);
-    expect(await partition(table, 'state-creating')).toEqual([]);
+    expect(await partition(work, 'state-queued')).toHaveLength(1);
+    expect(await partition(work, 'state-creating')).toEqual([]);
     expect((await store.list({ state: State.queued, top: 10 })).items.map((r) => r.id)).toEqual([id]);
   });
 

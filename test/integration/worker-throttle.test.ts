@@ -2,7 +2,6 @@
  * The shared pause and the adaptive rate, between two worker instances on one table (Azurite) and
  * one simulated tenant: when one instance gets a 429, the other waits too.
  */
-import { TableClient } from '@azure/data-tables';
 import { loadConfig } from '../../shared/config';
 import { newRequestId } from '../../shared/ids';
 import { newChatRequest } from '../../shared/intake';
@@ -72,10 +71,7 @@ const postsSince = (seq: number) =>
 const lastSeq = () => stack.sim.control.requests().at(-1)?.seq ?? 0;
 
 function fleetRow(svc: Services) {
-  const table = TableClient.fromConnectionString(stack.azurite.connectionString, svc.config.tableName, {
-    allowInsecureConnection: true,
-  });
-  return table.getEntity<{ rate: number; pausedUntil: number }>('throttle', 'graph');
+  return svc.workTable.getEntity<{ rate: number; pausedUntil: number }>('throttle', 'graph');
 }
 
 describe('the shared pause', () => {

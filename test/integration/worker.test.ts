@@ -3,7 +3,6 @@
  * simulator over TLS with its fault scripts. Time is injected (`now`) so grace windows, backoff and
  * transient limits are walked through without waiting; the queue's own visibility delays are real.
  */
-import { TableClient } from '@azure/data-tables';
 import { loadConfig } from '../../shared/config';
 import { MAX_TRANSIENT_FAILURES } from '../../shared/graph-outcome';
 import { newRequestId } from '../../shared/ids';
@@ -376,10 +375,7 @@ describe('worker answer table (Azurite + simulator)', () => {
     stack.sim.control.addFault({ match: POST_CHATS, fault: { type: 'status', status: 429, retryAfter: 2 } });
     const before = Date.now();
     expect(await h.work(await h.takeMessage())).toBe('retry');
-    const table = TableClient.fromConnectionString(stack.azurite.connectionString, h.svc.config.tableName, {
-      allowInsecureConnection: true,
-    });
-    const fleet = await table.getEntity<{ rate: number; pausedUntil: number }>('throttle', 'graph');
+    const fleet = await h.svc.workTable.getEntity<{ rate: number; pausedUntil: number }>('throttle', 'graph');
     expect(fleet.rate).toBeLessThan(20);
     expect(fleet.rate).toBeGreaterThanOrEqual(0.5);
     expect(fleet.pausedUntil).toBeGreaterThanOrEqual(before + 2000);

@@ -76,6 +76,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes a table name of up to 59 characters, since the work table adds "Work"', () => {
+    const storage = { AzureWebJobsStorage__accountName: 'acct' };
+    expect(loadConfig({ ...storage, CHAT_REQUESTS_TABLE: `T${'a'.repeat(58)}` }).tableName).toHaveLength(59);
+    expect(() => loadConfig({ ...storage, CHAT_REQUESTS_TABLE: `T${'a'.repeat(59)}` })).toThrow(
+      /CHAT_REQUESTS_TABLE must be a table name of 3-59 letters and digits/,
+    );
+    expect(() => loadConfig({ ...storage, CHAT_REQUESTS_TABLE: 'Chat_Requests' })).toThrow(/CHAT_REQUESTS_TABLE/);
+  });
+
   it('accepts identity-based storage settings', () => {
     const config = loadConfig({ AzureWebJobsStorage__accountName: 'acct', AzureWebJobsStorage__clientId: 'c' });
     expect(config.storage).toEqual({

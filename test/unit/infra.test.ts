@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/config';
+import { workTableName } from '../../shared/table-store';
 
 type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -542,13 +543,19 @@ describe('queues and the table', () => {
     expect(literal(mainVars.get('chatRequestsTableName') ?? '')).toBe(DEFAULTS.CHAT_REQUESTS_TABLE);
   });
 
+  it('include the work table under the name the code derives, <table>Work', () => {
+    const config = loadConfig({ AzureWebJobsStorage__accountName: 'stexample' });
+    expect(bicepVars(storage).get('workTableName')).toBe("'${tableName}Work'");
+    expect(workTableName(config.tableName)).toBe(`${config.tableName}Work`);
+  });
+
   it('include the poison queue under the name the host and the code derive, <queue>-poison', () => {
     const config = loadConfig({ AzureWebJobsStorage__accountName: 'stexample' });
     expect(config.poisonQueueName).toBe(`${config.queueName}-poison`);
     expect(bicepVars(storage).get('poisonQueueName')).toBe("'${queueName}-poison'");
     const names = (type: string) => resources(storage, type).map((r) => asObject(r.top).name);
     expect(names('Microsoft.Storage/storageAccounts/queueServices/queues')).toEqual(['queueName', 'poisonQueueName']);
-    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables')).toEqual(['tableName']);
+    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables')).toEqual(['tableName', 'workTableName']);
     expect(names('Microsoft.Storage/storageAccounts/blobServices/containers')).toEqual(['deploymentContainerName']);
   });
 
