@@ -133,7 +133,7 @@ describe('the shared pause', () => {
     // Additive increase: a gate whose clock is 10 s later publishes a higher rate.
     const later = new GraphRateGate(
       aimdSettings(20),
-      new TableFleetRateStore(a.table),
+      new TableFleetRateStore(a.workTable),
       'later',
       () => Date.now() + 10_000,
     );
