@@ -181,7 +181,7 @@ async function vanishScenario(): Promise<{
   const covered = new Set<Planned>();
   let first: Map<number, Resource | undefined>;
   let secondsToOperations: number;
-  // The two requests queue with the mixed run's and meet its random faults (a 429 or a reset sends one back
+  // The two requests queue with the mixed run's and meet its random faults (a 5xx or a reset sends one back
   // to the queue with a backoff), so their operations can take a while to appear: up to three minutes.
   // Whatever happens, the scripts below are cleared on the way out, or they would outlive this scenario
   // and reach the next test.
