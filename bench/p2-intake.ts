@@ -5,7 +5,7 @@ import { idempotencyKeysOf, newChatRequest, submitRequest } from '../shared/inta
 import { silentLogger } from '../shared/log';
 import { encodeRequestMessage, StorageRequestQueue } from '../shared/request-queue';
 import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { TableRequestStore, workTableName } from '../shared/table-store';
+import { openRequestTables, TableRequestStore } from '../shared/table-store';
 import { meteredQueue, meteredTable, StorageMeter, type CallStats } from './counting-table';
 import { type HostProcess, serviceEnv, startHostProcess, startSimulator, startStorage } from './stack';
 import { median, percentile, ratio } from './stats';
@@ -154,9 +154,9 @@ export async function runP2(options: P2Options): Promise<P2Result> {
 
     // In-process: the same submitRequest over metered clients (same Azurite, no HTTP, no host).
     const meter = new StorageMeter();
-    const [table, work] = ['ChatRequests', workTableName('ChatRequests')].map((name) =>
+    const { table, work } = openRequestTables('ChatRequests', (name) =>
       TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
-    ) as [TableClient, TableClient];
+    );
     const queue = new QueueClient(azurite.connectionString, 'chat-requests');
     const deps = {
       store: new TableRequestStore(meteredTable(table, meter), meteredTable(work, meter)),

@@ -13,7 +13,7 @@ import { type ChatRequest, State } from '../shared/model';
 import { runPollerTick, type TickReport } from '../shared/poller';
 import { StorageRequestQueue } from '../shared/request-queue';
 import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { TableRequestStore, workTableName } from '../shared/table-store';
+import { openRequestTables, TableRequestStore } from '../shared/table-store';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from '../shared/throttle';
 import { type CallStats, meteredTable, StorageMeter } from './counting-table';
 import { credentialFor } from './graph-baselines';
@@ -196,9 +196,9 @@ export async function runP3(options: P3Options): Promise<P3Result> {
     const runs: (TableRun & { meter: StorageMeter; store: TableRequestStore; gate: GraphRateGate })[] = [];
     for (const [table, finished] of Object.entries(tables)) {
       // The table and its work table, as the service names and uses them.
-      const [client, work] = [table, workTableName(table)].map((name) =>
+      const { table: client, work } = openRequestTables(table, (name) =>
         TableClient.fromConnectionString(seeded.connectionString, name, { allowInsecureConnection: true }),
-      ) as [TableClient, TableClient];
+      );
       await addPendingRequests(trusted, new TableRequestStore(client, work), graph, `p3-${table}`, options.pending);
       const meter = new StorageMeter();
       const [metered, meteredWork] = [meteredTable(client, meter), meteredTable(work, meter)];

@@ -1,8 +1,8 @@
 /**
  * `node dist/bench/seeded-table-server.js <table>:<finished requests> ...`: Azurite's own Table
  * service (the `TableServer` class its CLI runs; in-memory persistence, telemetry off, 127.0.0.1 and a
- * free port), with tables (each with its work table) that already hold N finished requests, for P3. Prints one JSON line
- * `{url, seeded, seedMs, checked}` and runs until its stdin closes (the bench ends it).
+ * free port), with tables (each with its work table) that already hold N finished requests, for P3.
+ * Prints one JSON line `{url, seeded, seedMs, checked}` and runs until its stdin closes (the bench ends it).
  *
  * Why not seed over HTTP: Azurite checks an insert's key with a LokiJS lookup indexed on PartitionKey
  * only, so each insert scans its partition. The store's index partitions ("all", "state-succeeded")
@@ -22,7 +22,7 @@ import { newRequestId } from '../shared/ids';
 import { newChatRequest } from '../shared/intake';
 import { type ChatRequest, State } from '../shared/model';
 import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { TableRequestStore, workTableName } from '../shared/table-store';
+import { openRequestTables, TableRequestStore } from '../shared/table-store';
 import { compactRequest } from './workload';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Azurite's server classes ship without typings. */
@@ -137,6 +137,8 @@ function comparable(doc: Record<string, unknown>): unknown {
 }
 
 const HTTP_CHECKED = 3;
+const TABLES = ['table', 'work'] as const;
+type Which = (typeof TABLES)[number];
 
 /** Seeds `<table>` and its work table, as the service names them, through a store on both. */
 async function seedTable(
@@ -145,35 +147,34 @@ async function seedTable(
   table: string,
   count: number,
 ): Promise<{ seeded: number; checked: number }> {
-  const names = [table, workTableName(table)] as const;
-  const clients = names.map((name) =>
+  const clients = openRequestTables(table, (name) =>
     TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true }),
-  ) as [TableClient, TableClient];
-  await Promise.all(clients.map((client) => client.createTable()));
-  const collections = names.map((name) => {
+  );
+  await Promise.all(TABLES.map((which) => clients[which].createTable()));
+  const collections = openRequestTables(table, (name) => {
     const collection = server.metadataStore.db.getCollection(`${devStoreAccount.name}$${name}`);
     if (!collection) throw new Error(`Azurite has no collection for table ${name}`);
     return collection;
   });
-  const recordingStore = (): { store: TableRequestStore; recorders: [RecordingTable, RecordingTable] } => {
-    const recorders: [RecordingTable, RecordingTable] = [new RecordingTable(), new RecordingTable()];
-    const [main, work] = recorders as unknown as [TableClient, TableClient];
-    return { store: new TableRequestStore(main, work), recorders };
+  const recordingStore = (): { store: TableRequestStore; recorders: Record<Which, RecordingTable> } => {
+    const recorders = { table: new RecordingTable(), work: new RecordingTable() };
+    const asClient = (recorder: RecordingTable): TableClient => recorder as unknown as TableClient;
+    return { store: new TableRequestStore(asClient(recorders.table), asClient(recorders.work)), recorders };
   };
   const now = Date.now();
   const run = `seed-${table}`;
 
   // The first few over HTTP through the real store; their stored documents are the reference.
-  const viaHttp = new TableRequestStore(...clients);
+  const viaHttp = new TableRequestStore(clients.table, clients.work);
   const checked = Math.min(HTTP_CHECKED, count);
   for (let i = 0; i < checked; i += 1) {
     const request = finishedRequest(run, i, now);
     await writeThroughStore(viaHttp, request);
     const { store, recorders } = recordingStore();
     await writeThroughStore(store, request);
-    recorders.forEach((recorder, k) => {
-      for (const entity of recorder.written) {
-        const stored = collections[k]!.find({ PartitionKey: entity.partitionKey, RowKey: entity.rowKey })[0];
+    for (const which of TABLES) {
+      for (const entity of recorders[which].written) {
+        const stored = collections[which].find({ PartitionKey: entity.partitionKey, RowKey: entity.rowKey })[0];
         if (!stored) throw new Error(`seeding check: ${entity.partitionKey}/${entity.rowKey} not stored over HTTP`);
         const expected = JSON.stringify(comparable(azuriteDocument(entity, 'x')));
         const actual = JSON.stringify(comparable(stored));
@@ -183,21 +184,21 @@ async function seedTable(
           );
         }
       }
-    });
+    }
   }
 
   // The rest: the same store, recorded, then one bulk insert per table with its indexes rebuilt once.
   const { store, recorders } = recordingStore();
   for (let i = checked; i < count; i += 1) await writeThroughStore(store, finishedRequest(run, i, now));
   const timestamp = azuriteTimestamp(new Date());
-  recorders.forEach((recorder, k) => {
-    const collection = collections[k]!;
-    const docs = recorder.written.map((entity) => azuriteDocument(entity, timestamp));
+  for (const which of TABLES) {
+    const collection = collections[which];
+    const docs = recorders[which].written.map((entity) => azuriteDocument(entity, timestamp));
     collection.adaptiveBinaryIndices = false;
     for (let i = 0; i < docs.length; i += 10_000) collection.insert(docs.slice(i, i + 10_000));
     collection.adaptiveBinaryIndices = true;
     collection.ensureAllIndexes(true);
-  });
+  }
   return { seeded: count, checked };
 }
 

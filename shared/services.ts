@@ -7,7 +7,7 @@ import { isConflict } from './errors';
 import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
 import { RequestQueue, StorageRequestQueue } from './request-queue';
 import { RequestStore } from './request-store';
-import { TableRequestStore, workTableName } from './table-store';
+import { openRequestTables, TableRequestStore } from './table-store';
 import { startTelemetryFor } from './telemetry-start';
 import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
 
@@ -93,13 +93,12 @@ function storageClients(config: Config): {
   poisonQueue: QueueClient;
 } {
   const storage = config.storage;
-  const tableNames = [config.tableName, workTableName(config.tableName)] as const;
   if (storage.kind === 'connectionString') {
     // Azurite speaks plain http on loopback; the SDK refuses http unless told.
     const insecure = /(^UseDevelopmentStorage=true$)|(Endpoint=http:\/\/)/i.test(storage.connectionString);
-    const [table, workTable] = tableNames.map((name) =>
+    const { table, work: workTable } = openRequestTables(config.tableName, (name) =>
       TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: insecure }),
-    ) as [TableClient, TableClient];
+    );
     return {
       table,
       workTable,
@@ -110,7 +109,8 @@ function storageClients(config: Config): {
   const credential: TokenCredential = storage.clientId
     ? new ManagedIdentityCredential({ clientId: storage.clientId })
     : new DefaultAzureCredential();
-  const [table, workTable] = tableNames.map(
+  const { table, work: workTable } = openRequestTables(
+    config.tableName,
     (name) =>
       new TableClient(storage.tableServiceUri, name, credential, {
         retryOptions: {
@@ -119,7 +119,7 @@ function storageClients(config: Config): {
           maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
         },
       }),
-  ) as [TableClient, TableClient];
+  );
   return {
     table,
     workTable,

@@ -61,6 +61,11 @@ export function workTableName(tableName: string): string {
   return `${tableName}Work`;
 }
 
+/** The requests table `name` and its work table, each opened by `open`. */
+export function openRequestTables<T>(name: string, open: (tableName: string) => T): { table: T; work: T } {
+  return { table: open(name), work: open(workTableName(name)) };
+}
+
 function keyPartition(hash: string): string {
   return `key-${hash.slice(0, 2)}`;
 }

@@ -19,7 +19,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { Azurite, connectionStringFor, startAzurite } from '../../dev/azurite';
 import { eventually, startStack, Stack } from '../support/stack';
-import { workTableName } from '../../shared/table-store';
+import { openRequestTables } from '../../shared/table-store';
 
 /** A TCP proxy in front of one Azurite service that this test can cut and restore. */
 class CuttableProxy {
@@ -106,12 +106,9 @@ describe('intake when storage fails', () => {
     const viaProxy = connectionStringFor({ blobUrl: azurite.blobUrl, queueUrl, tableUrl: azurite.tableUrl });
     stack = await startStack({ azurite, env: { AzureWebJobsStorage: viaProxy } });
     // The test's own clients go straight to Azurite, so they see the truth while the proxy is cut.
-    table = TableClient.fromConnectionString(azurite.connectionString, 'ChatRequests', {
-      allowInsecureConnection: true,
-    });
-    workTable = TableClient.fromConnectionString(azurite.connectionString, workTableName('ChatRequests'), {
-      allowInsecureConnection: true,
-    });
+    ({ table, work: workTable } = openRequestTables('ChatRequests', (name) =>
+      TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+    ));
     queue = new QueueClient(azurite.connectionString, 'chat-requests');
   });
   afterAll(async () => {

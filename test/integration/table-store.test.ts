@@ -8,7 +8,7 @@ import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/error
 import { newRequestId } from '../../shared/ids';
 import { ChatRequest, State } from '../../shared/model';
 import { lostRace, transition } from '../../shared/request-store';
-import { invertId, TableRequestStore, workTableName } from '../../shared/table-store';
+import { invertId, openRequestTables, TableRequestStore } from '../../shared/table-store';
 
 let azurite: Azurite;
 let serial = 0;
@@ -23,9 +23,9 @@ afterAll(async () => {
 /** A store on its own pair of tables, named as the service names them (`<name>` and `<name>Work`). */
 async function freshStore(): Promise<{ store: TableRequestStore; table: TableClient; work: TableClient }> {
   serial += 1;
-  const [table, work] = [`Store${serial}`, workTableName(`Store${serial}`)].map((name) =>
+  const { table, work } = openRequestTables(`Store${serial}`, (name) =>
     TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
-  ) as [TableClient, TableClient];
+  );
   await Promise.all([table.createTable(), work.createTable()]);
   return { store: new TableRequestStore(table, work), table, work };
 }
