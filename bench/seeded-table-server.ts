@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectionStringFor, devStoreAccount } from '../dev/azurite';
+import { TABLE_NAME } from '../shared/config';
 import { newRequestId } from '../shared/ids';
 import { newChatRequest } from '../shared/intake';
 import { type ChatRequest, State } from '../shared/model';
@@ -205,7 +206,7 @@ async function seedTable(
 async function main(): Promise<void> {
   const specs = process.argv.slice(2).map((arg) => {
     const [table, count] = arg.split(':');
-    if (!table || !/^[A-Za-z][A-Za-z0-9]{2,58}$/.test(table) || !(Number(count) >= 0)) {
+    if (!table || !TABLE_NAME.test(table) || !(Number(count) >= 0)) {
       throw new Error(`expected <table>:<count>, got ${arg}`);
     }
     return { table, count: Number(count) };

@@ -69,7 +69,7 @@ export const DEFAULTS = {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Table names: 3-63 alphanumerics, starting with a letter. The service adds "Work" to CHAT_REQUESTS_TABLE for its
 // work table (shared/table-store.ts), so that name may have at most 59.
-const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,58}$/;
+export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,58}$/;
 
 const optionalString = z
   .string()

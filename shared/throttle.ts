@@ -7,8 +7,8 @@ import { recordThrottled } from './telemetry';
  * is not published clearly (NOTES.md), so the rate adapts: it starts at GRAPH_MAX_RPS, is cut on a
  * 429 to just under what Graph was accepting before it (by 30% without enough calls to tell) and
  * regained slowly (1% a second, at least 0.2/s). A 429 also pauses every worker for its Retry-After.
- * The fleet's state lives in one table row; each instance sends its share (fleet rate ÷ live
- * instances, counted by heartbeats).
+ * The fleet's state lives in one row of the work table; each instance sends its share (fleet rate ÷
+ * live instances, counted by heartbeats in the same table).
  */
 
 export interface FleetRate {

@@ -1,5 +1,6 @@
 // Storage for the Functions host (keys, timer locks), the request queue, its poison queue, the
-// request table and its work table, and the Flex deployment package. Reached only with Entra ID: shared keys are off.
+// request table and its work table, and the Flex deployment package. Reached only with Entra ID:
+// shared keys are off.
 
 param name string
 param location string = resourceGroup().location
