@@ -146,23 +146,10 @@ async function checkOperation(
   const pastGrace = (): boolean =>
     now().getTime() - Date.parse(operation.startedAt ?? request.updatedAt) >
     deps.deadlineMinutes * 60_000 + UNANSWERED_GRACE_MS;
+  // Still pending: only the check is recorded (beside the row, see RequestStore.recordCheck).
   const wait = async (status: string, nextCheckInMs: number, error: ChatRequest['error']): Promise<'waiting'> => {
-    const at = now();
-    await transition(
-      deps.store,
-      stored,
-      State.pending,
-      {
-        operation: {
-          ...operation,
-          status,
-          checks: operation.checks + 1,
-          nextCheckAt: new Date(at.getTime() + nextCheckInMs).toISOString(),
-        },
-        error,
-      },
-      at,
-    );
+    const nextCheckAt = new Date(now().getTime() + nextCheckInMs).toISOString();
+    await deps.store.recordCheck(stored, { status, checks: operation.checks + 1, nextCheckAt, error });
     return 'waiting';
   };
 

@@ -8,6 +8,36 @@ import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } fr
 export interface Stored<T> {
   value: T;
   etag: string;
+  /**
+   * A pending request's checks live in its pending index entry, not in the row (see recordCheck): the
+   * ETag of that entry as read, which the next recordCheck is conditional on.
+   */
+  checkEtag?: string;
+}
+
+/** What one check of a pending request's operation changes when it finds the operation still running. */
+export interface PendingCheck {
+  status: string;
+  checks: number;
+  nextCheckAt: string;
+  /** Why Graph could not be asked, or what it last said; absent when the check went well. */
+  error?: ChatRequest['error'];
+}
+
+/** A pending request as its last check left it: the row's operation and error, overlaid with the check. */
+export function withCheck(request: ChatRequest, check: PendingCheck): ChatRequest {
+  const next: ChatRequest = {
+    ...request,
+    operation: {
+      ...request.operation!,
+      status: check.status,
+      checks: check.checks,
+      nextCheckAt: check.nextCheckAt,
+    },
+  };
+  if (check.error) next.error = check.error;
+  else delete next.error;
+  return next;
 }
 
 export interface IdempotencyRecord {
@@ -59,6 +89,14 @@ export interface RequestStore {
   forgetNew(requests: ChatRequest[]): Promise<void>;
   /** Conditional replace; throws ConcurrencyConflictError carrying the current row when the ETag is stale. */
   replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>>;
+  /**
+   * Records a check that left a pending request pending (the operation still runs, or Graph could not be
+   * asked). The timer checks every pending request again and again; writing the row each time would
+   * cost a rewrite of the large requests table per check, so the check goes to the request's entry in
+   * the work table, which `get` overlays on the row while the row is pending. Conditional on the entry
+   * as `current` was read: of two overlapping checks one records; the other gets ConcurrencyConflictError.
+   */
+  recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>>;
   /** Insert-if-absent of an idempotency key; throws AlreadyExistsError carrying the existing record. */
   claimKey(key: string, record: IdempotencyRecord): Promise<void>;
   findKey(key: string): Promise<IdempotencyRecord | undefined>;

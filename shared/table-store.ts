@@ -16,8 +16,10 @@ import {
   isStaleIndexEntry,
   ListPage,
   ListQuery,
+  PendingCheck,
   RequestStore,
   Stored,
+  withCheck,
 } from './request-store';
 
 /**
@@ -37,6 +39,8 @@ import {
  * - callback marker:  PK = "callbacks",        RK = <id>        callback due
  * Index entries are written before the row changes and removed after, so an index is a superset of
  * the truth; readers check the row and drop stale entries that are old enough not to be in flight.
+ * A pending request's entry also carries its latest check (`check`, see recordCheck), which `get`
+ * overlays on the row while the entry's `version` is the row's.
  */
 
 const REQUEST_RK = 'request';
@@ -92,6 +96,14 @@ function toEntity(request: ChatRequest): RequestEntity {
   return entity;
 }
 
+/** The check column of a pending entry; an overlong Graph error message is cut to keep it one column. */
+function checkColumn(check: PendingCheck): string {
+  const json = JSON.stringify(check);
+  if (json.length <= CHUNK || !check.error) return json;
+  const room = Math.max(0, check.error.message.length - (json.length - CHUNK) - 1);
+  return JSON.stringify({ ...check, error: { ...check.error, message: `${check.error.message.slice(0, room)}…` } });
+}
+
 function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Stored<ChatRequest> {
   const chunks = Number(entity.chunks ?? 0);
   let json = '';
@@ -131,11 +143,49 @@ export class TableRequestStore implements RequestStore {
   }
 
   async get(id: string): Promise<Stored<ChatRequest> | undefined> {
+    let stored: Stored<ChatRequest>;
     try {
-      return fromEntity(await this.table.getEntity<Record<string, unknown>>(id, REQUEST_RK));
+      stored = fromEntity(await this.table.getEntity<Record<string, unknown>>(id, REQUEST_RK));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       return asStorageError(error, 'read request');
+    }
+    return stored.value.state === State.pending ? this.withLatestCheck(stored) : stored;
+  }
+
+  /** A pending row with the check its work-table entry records (see recordCheck). */
+  private async withLatestCheck(stored: Stored<ChatRequest>): Promise<Stored<ChatRequest>> {
+    let entry: TableEntityResult<Record<string, unknown>>;
+    try {
+      entry = await this.work.getEntity(statePartition(State.pending), invertId(stored.value.id));
+    } catch (error) {
+      // No entry (a crash between the row and its index): the row is the whole truth, and recordCheck creates one.
+      if (isNotFound(error)) return stored;
+      return asStorageError(error, 'read pending check');
+    }
+    const checked = { ...stored, checkEtag: String(entry.etag) };
+    if (entry.version !== stored.value.updatedAt || typeof entry.check !== 'string') return checked;
+    return { ...checked, value: withCheck(stored.value, JSON.parse(entry.check) as PendingCheck) };
+  }
+
+  async recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>> {
+    const request = current.value;
+    const entity: RequestEntity = {
+      ...indexEntry(request, State.pending),
+      dueAt: check.nextCheckAt,
+      check: checkColumn(check),
+    };
+    try {
+      const result = current.checkEtag
+        ? await this.work.updateEntity(entity, 'Replace', { etag: current.checkEtag })
+        : await this.work.createEntity(entity);
+      return { value: withCheck(request, check), etag: current.etag, checkEtag: String(result.etag) };
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error) || isConflict(error)) {
+        const winner = await this.get(request.id);
+        throw new ConcurrencyConflictError(`Request ${request.id} was checked by another writer`, winner, error);
+      }
+      return asStorageError(error, 'record check');
     }
   }
 

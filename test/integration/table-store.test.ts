@@ -232,6 +232,51 @@ describe('TableRequestStore on Azurite', () => {
     expect((await store.listDue(State.pending, new Date(now + 10_000), 2)).length).toBe(2);
   });
 
+  it('a check that leaves a request pending writes its work-table entry, not the row; get shows it', async () => {
+    // Prepare: a pending request.
+    const { store, table, work } = await freshStore();
+    const t0 = Date.now();
+    const created = await store.create(request(new Date(t0)));
+    const id = created.value.id;
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0));
+    const operation = { location: 'l', status: 'notStarted', checks: 0, nextCheckAt: new Date(t0).toISOString() };
+    await transition(store, creating, State.pending, { operation }, new Date(t0));
+    const rowEtag = async () => String((await table.getEntity(id, 'request')).etag);
+    const before = await rowEtag();
+
+    // Act: two checks in turn, the second with an error.
+    const read = (await store.get(id))!;
+    const next = new Date(t0 + 30_000).toISOString();
+    const first = await store.recordCheck(read, { status: 'running', checks: 1, nextCheckAt: next });
+    const error = { code: 'ServiceUnavailable', message: 'x'.repeat(40_000), httpStatus: 503, retryable: true };
+    const later = new Date(t0 + 90_000).toISOString();
+    await store.recordCheck(first, { status: 'running', checks: 2, nextCheckAt: later, error });
+
+    // Assess: the row is untouched; get overlays the latest check; the timer sees the new due time.
+    expect(await rowEtag()).toBe(before);
+    const seen = (await store.get(id))!;
+    expect(seen.value.operation).toEqual({ location: 'l', status: 'running', checks: 2, nextCheckAt: later });
+    expect(seen.value.error).toMatchObject({ code: 'ServiceUnavailable', httpStatus: 503 });
+    expect(seen.value.error!.message.length).toBeLessThan(30_000);
+    expect(seen.value.updatedAt).toBe(created.value.updatedAt);
+    expect(await store.listDue(State.pending, new Date(t0 + 60_000), 10)).toEqual([]);
+    expect((await store.listDue(State.pending, new Date(t0 + 90_000), 10)).map((d) => d.dueAt)).toEqual([later]);
+    expect((await store.list({ state: State.pending, top: 10 })).items[0]!.operation!.checks).toBe(2);
+
+    // A check from a stale read loses, and carries the winner.
+    const stale = await store
+      .recordCheck(read, { status: 'running', checks: 1, nextCheckAt: next })
+      .catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConcurrencyConflictError);
+    expect((stale as ConcurrencyConflictError<{ value: ChatRequest }>).current!.value.operation!.checks).toBe(2);
+
+    // Settling from the last read keeps the checks in the row and leaves the work table empty.
+    const done = await transition(store, seen, State.succeeded, { chat: { id: 'c' } }, new Date(t0 + 91_000));
+    expect(done.value.operation!.checks).toBe(2);
+    expect((await store.get(id))!.value.operation).toMatchObject({ status: 'running', checks: 2 });
+    expect(await everyKey(work)).toEqual([]);
+  });
+
   it('unsent markers and callback markers: listed when due, gone when cleared', async () => {
     const { store } = await freshStore();
     const now = new Date();

@@ -1,6 +1,15 @@
 import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/errors';
 import { ChatRequest, State } from '../../shared/model';
-import { DueEntry, IdempotencyRecord, ListPage, ListQuery, RequestStore, Stored } from '../../shared/request-store';
+import {
+  DueEntry,
+  IdempotencyRecord,
+  ListPage,
+  ListQuery,
+  PendingCheck,
+  RequestStore,
+  Stored,
+  withCheck,
+} from '../../shared/request-store';
 import { RequestMessage, RequestQueue } from '../../shared/request-queue';
 import { FleetRate, FleetRateStore } from '../../shared/throttle';
 
@@ -43,6 +52,11 @@ export class MemoryRequestStore implements RequestStore {
     const stored = { value: this.clone(next), etag: `v${++this.version}` };
     this.rows.set(next.id, stored);
     return { value: this.clone(next), etag: stored.etag };
+  }
+
+  /** The check is kept on the row itself (the table store keeps it beside it); updatedAt stays. */
+  async recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>> {
+    return this.replace(current, withCheck(current.value, check));
   }
 
   async claimKey(key: string, record: IdempotencyRecord): Promise<void> {
