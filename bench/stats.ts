@@ -127,17 +127,22 @@ export function duplicateCount(topics: readonly (string | null)[]): number {
 }
 
 /**
- * Events per second after `fromMs`: events later than it ÷ (last event − fromMs). P1 starts the window
- * at the first 429, when the simulator's bucket is known to be empty, so the burst it starts with
- * (one second of the ceiling) cannot flatter the rate; without any 429 the window starts at the first
- * event (the service never reached the ceiling, and its own pace is what is measured).
+ * The rate a run sustained against a token bucket that starts full with `burst` tokens: (events −
+ * burst) ÷ (last event − first event). The bucket allows at most burst + ceiling × span events in a
+ * span, so this is at most the ceiling whatever the run did; the whole run counts, ramp-up and tail
+ * included. (Until 2026-11-25 P1 counted from the first 429 instead; a run whose only 429s came in
+ * its last seconds, when the backlog had drained, was then measured on those seconds alone.)
  */
-export function rateAfter(timesMs: readonly number[], fromMs: number): number {
-  const later = timesMs.filter((t) => t > fromMs);
-  if (later.length === 0) return Number.NaN;
-  const last = Math.max(...later);
-  if (last <= fromMs) return Number.NaN;
-  return later.length / ((last - fromMs) / 1000);
+export function sustainedRate(timesMs: readonly number[], burst: number): number {
+  if (timesMs.length <= burst) return Number.NaN;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const t of timesMs) {
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  if (last <= first) return Number.NaN;
+  return (timesMs.length - burst) / ((last - first) / 1000);
 }
 
 /** Parses `--name value` / `--flag` arguments into a map (unknown names are the caller's problem). */

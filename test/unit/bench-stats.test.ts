@@ -7,9 +7,9 @@ import {
   median,
   parseArgs,
   percentile,
-  rateAfter,
   ratio,
   share,
+  sustainedRate,
 } from '../../bench/stats';
 
 describe('bench statistics', () => {
@@ -43,21 +43,38 @@ describe('bench statistics', () => {
   });
 });
 
-describe('rateAfter', () => {
-  it('counts events after the window start over the time to the last one', () => {
-    // Prepare: a burst at 0 ms, then one event every 100 ms from 1000 ms to 2000 ms.
+describe('sustainedRate', () => {
+  it('counts the events beyond the burst over the span from the first to the last', () => {
+    // Prepare: a burst of 3 at 0 ms, then one event every 100 ms from 1000 ms to 2000 ms.
     const times = [0, 0, 0, ...Array.from({ length: 11 }, (_, i) => 1000 + i * 100)];
 
     // Act
-    const rate = rateAfter(times, 1000);
+    const rate = sustainedRate(times, 3);
 
-    // Assess: 10 events after 1000 ms, over 1 s
-    expect(rate).toBeCloseTo(10);
+    // Assess: 11 events beyond the burst, over 2 s
+    expect(rate).toBeCloseTo(5.5);
   });
 
-  it('is NaN when nothing happened after the start', () => {
-    expect(rateAfter([1, 2, 3], 3)).toBeNaN();
-    expect(rateAfter([], 0)).toBeNaN();
+  it('stays at or under the ceiling for any run a full bucket allows', () => {
+    // A bucket of 10 tokens refilled at 10/s, drained greedily: 10 at once, then one every 100 ms.
+    const times = [...Array.from({ length: 10 }, () => 0), ...Array.from({ length: 50 }, (_, i) => 100 * (i + 1))];
+    expect(sustainedRate(times, 10)).toBeLessThanOrEqual(10);
+    expect(sustainedRate(times, 10)).toBeCloseTo(10);
+  });
+
+  it('does not flatter a run that sped up only at its end', () => {
+    // 100 events over 99 s, then 50 in the last second: the whole run counts.
+    const times = [
+      ...Array.from({ length: 100 }, (_, i) => i * 1000),
+      ...Array.from({ length: 50 }, (_, i) => 99_000 + i * 20),
+    ];
+    expect(sustainedRate(times, 1)).toBeCloseTo(149 / 99.98, 1);
+  });
+
+  it('is NaN when no event lies beyond the burst, or no time passed', () => {
+    expect(sustainedRate([1, 2, 3], 3)).toBeNaN();
+    expect(sustainedRate([], 0)).toBeNaN();
+    expect(sustainedRate([5, 5], 1)).toBeNaN();
   });
 });
 
