@@ -1,4 +1,4 @@
-import { TableClient } from '@azure/data-tables';
+import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { newRequestId } from '../shared/ids';
 import { idempotencyKeysOf, newChatRequest, submitRequest } from '../shared/intake';
@@ -46,6 +46,12 @@ export interface P2Result {
   };
   batch: { size: number; runs: number[]; medianMs: number; perItemMs: number; accepted: number };
   batchOverSingle: number;
+  /**
+   * The least any batch intake could do on this Azurite (information): the batch's rows in entity group
+   * transactions of 100 in one partition and one queue message per 100, with the SDKs directly — no keys,
+   * no indexes, no validation. Its median ÷ our single request says whether P2-batch's goal is in reach.
+   */
+  batchFloor: { runs: number[]; medianMs: number; overSingle: number };
 }
 
 const WARMUP = 30;
@@ -81,6 +87,36 @@ function floorWork(table: TableClient, queue: QueueClient, run: string, index: n
     });
     await queue.sendMessage(encodeRequestMessage({ id, attempt: 0 }), { messageTimeToLive: -1 });
   };
+}
+
+/** The batch floor (see P2Result.batchFloor): `size` rows in transactions of 100, a message per 100. */
+async function timeBatchFloor(
+  table: TableClient,
+  queue: QueueClient,
+  run: string,
+  first: number,
+  size: number,
+): Promise<number> {
+  const rows = Array.from({ length: size }, (_, i) => {
+    const parsed = parseProvisioningRequest(compactRequest(run, first + i), new Date());
+    if (!parsed.ok) throw new Error('invalid bench request');
+    const id = newRequestId();
+    return { id, doc: JSON.stringify(newChatRequest(parsed.value, payloadHash(parsed.value), id, new Date())) };
+  });
+  const partitionKey = `batch-${first}`;
+  const started = performance.now();
+  const chunks: Promise<unknown>[] = [];
+  for (let i = 0; i < rows.length; i += 100) {
+    const chunk = rows.slice(i, i + 100);
+    const actions: TransactionAction[] = chunk.map((r) => [
+      'create',
+      { partitionKey, rowKey: r.id, state: 'queued', chunks: 1, doc0: r.doc },
+    ]);
+    const ids = Buffer.from(JSON.stringify(chunk.map((r) => r.id))).toString('base64');
+    chunks.push(table.submitTransaction(actions).then(() => queue.sendMessage(ids, { messageTimeToLive: -1 })));
+  }
+  await Promise.all(chunks);
+  return performance.now() - started;
 }
 
 async function timeFloor(work: () => Promise<void>): Promise<number> {
@@ -149,6 +185,14 @@ export async function runP2(options: P2Options): Promise<P2Result> {
       accepted += body.accepted ?? 0;
     }
     log(`  P2 batch of ${options.batchSize}: ${batchRuns.map((ms) => `${ms.toFixed(0)} ms`).join(', ')}`);
+    const batchFloorRuns: number[] = [];
+    for (let r = 0; r < Math.max(3, options.batchRuns); r += 1) {
+      batchFloorRuns.push(await timeBatchFloor(floorTable, floorQueue, run, index, options.batchSize));
+      index += options.batchSize;
+    }
+    log(
+      `  P2 batch floor (transactions of 100, a message per 100): ${batchFloorRuns.map((ms) => `${ms.toFixed(0)} ms`).join(', ')}`,
+    );
     await host.stop();
     host = undefined;
 
@@ -211,6 +255,11 @@ export async function runP2(options: P2Options): Promise<P2Result> {
         accepted,
       },
       batchOverSingle: ratio(median(batchRuns), single),
+      batchFloor: {
+        runs: batchFloorRuns,
+        medianMs: median(batchFloorRuns),
+        overSingle: ratio(median(batchFloorRuns), single),
+      },
     };
   } finally {
     await host?.stop();

@@ -169,6 +169,11 @@ export function p2Rows(r: P2Result, verdicts: Verdict[]): Row[] {
       comparison: '<=',
       target: 10,
     }),
+    infoRow(
+      'P2',
+      `batch floor (${r.batch.size} rows in transactions of 100, a message per 100) ÷ one request`,
+      `${formatValue(r.batchFloor.medianMs, 'ms')} = ${formatValue(r.batchFloor.overSingle)}`,
+    ),
     infoRow('P2', 'without an idempotency key ÷ floor', formatValue(r.intakeNoKeyOverFloor)),
     infoRow(
       'P2',
