@@ -40,10 +40,9 @@ export interface P1Result {
   requests: number;
   accepted: number;
   submitMs: number;
-  /** Chats per second from the first 429 (bucket empty) to the last chat; from the first chat without 429s. */
+  /** Chats per second over the whole run, the bucket's initial burst not counted (see sustainedRate). */
   achievedRate: number;
-  /** Where that window started, seconds after the first chat. */
-  /** Chats not counted in achievedRate: the bucket's initial burst (see sustainedRate). */
+  /** That burst: chats not counted in achievedRate. */
   burstExcluded: number;
   achievedOverCeiling: number;
   /** Chats per second from the first batch sent to the last chat made. */

@@ -104,6 +104,24 @@ function checkColumn(check: PendingCheck): string {
   return JSON.stringify({ ...check, error: { ...check.error, message: `${check.error.message.slice(0, room)}…` } });
 }
 
+/** A check column as recordCheck wrote it; anything else (edited by hand, say) is ignored: the row stands. */
+function parseCheck(column: string): PendingCheck | undefined {
+  try {
+    const check = JSON.parse(column) as Partial<PendingCheck> | null;
+    if (
+      typeof check?.status === 'string' &&
+      typeof check.checks === 'number' &&
+      typeof check.nextCheckAt === 'string' &&
+      !Number.isNaN(Date.parse(check.nextCheckAt))
+    ) {
+      return check as PendingCheck;
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
 function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Stored<ChatRequest> {
   const chunks = Number(entity.chunks ?? 0);
   let json = '';
@@ -165,7 +183,8 @@ export class TableRequestStore implements RequestStore {
     }
     const checked = { ...stored, checkEtag: String(entry.etag) };
     if (entry.version !== stored.value.updatedAt || typeof entry.check !== 'string') return checked;
-    return { ...checked, value: withCheck(stored.value, JSON.parse(entry.check) as PendingCheck) };
+    const check = parseCheck(entry.check);
+    return check ? { ...checked, value: withCheck(stored.value, check) } : checked;
   }
 
   async recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>> {

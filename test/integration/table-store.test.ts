@@ -277,6 +277,30 @@ describe('TableRequestStore on Azurite', () => {
     expect(await everyKey(work)).toEqual([]);
   });
 
+  it('a check column that is not what recordCheck writes is ignored: the row stands, and the next check records', async () => {
+    // Prepare: a pending request whose entry's check column was edited by hand.
+    const { store, work } = await freshStore();
+    const t0 = Date.now();
+    const created = await store.create(request(new Date(t0)));
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0));
+    const operation = { location: 'l', status: 'notStarted', checks: 3, nextCheckAt: new Date(t0).toISOString() };
+    await transition(store, creating, State.pending, { operation }, new Date(t0));
+    const rowKey = invertId(created.value.id);
+    for (const check of ['{not json', '{"status":"running","checks":"many","nextCheckAt":"x"}', 'null']) {
+      await work.updateEntity({ partitionKey: 'state-pending', rowKey, check }, 'Merge');
+
+      // Act
+      const seen = (await store.get(created.value.id))!;
+
+      // Assess
+      expect(seen.value.operation).toEqual(operation);
+      const next = new Date(t0 + 5000).toISOString();
+      const recorded = await store.recordCheck(seen, { status: 'running', checks: 4, nextCheckAt: next });
+      expect(recorded.value.operation!.checks).toBe(4);
+      expect((await store.get(created.value.id))!.value.operation!.checks).toBe(4);
+    }
+  });
+
   it('unsent markers and callback markers: listed when due, gone when cleared', async () => {
     const { store } = await freshStore();
     const now = new Date();
