@@ -9,7 +9,7 @@ import {
   isPreconditionFailed,
 } from './errors';
 import { lowestIdAt } from './ids';
-import { ChatRequest, State } from './model';
+import { ChatRequest, isFinal, State } from './model';
 import {
   DueEntry,
   IdempotencyRecord,
@@ -56,9 +56,6 @@ export function invertId(id: string): string {
 function statePartition(state: State): string {
   return `state-${state}`;
 }
-
-/** The states a request is in while there is work to do on it; their index entries live in the work table. */
-const IN_FLIGHT: ReadonlySet<State> = new Set([State.queued, State.creating, State.pending]);
 
 /** The work table's name for a requests table: the same name + "Work" (config.ts keeps it a valid name). */
 export function workTableName(tableName: string): string {
@@ -155,9 +152,9 @@ export class TableRequestStore implements RequestStore {
     private readonly work: TableClient = table,
   ) {}
 
-  /** The table holding the index of `state`. */
+  /** The table holding the index of `state`: the work table while there is work to do (not final). */
   private indexTable(state: State): TableClient {
-    return IN_FLIGHT.has(state) ? this.work : this.table;
+    return isFinal(state) ? this.table : this.work;
   }
 
   async get(id: string): Promise<Stored<ChatRequest> | undefined> {
