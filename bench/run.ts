@@ -13,6 +13,7 @@ import { type P1Result, runP1 } from './p1-bulk';
 import { type P2Result, runP2 } from './p2-intake';
 import { type P3Result, runP3 } from './p3-poller';
 import { type P4Result, runP4 } from './p4-cold-start';
+import { type QueueFloorResult, runQueueFloor } from './queue-floor';
 import { ROOT } from './stack';
 import { formatMarkdownTable, formatTable, formatValue, type Goal, judge, parseArgs, type Verdict } from './stats';
 
@@ -88,7 +89,7 @@ function infoRow(bench: string, measure: string, value: string): Row {
   return { bench, measure, value, target: '', result: '' };
 }
 
-export function p1Rows(results: P1Result[], verdicts: Verdict[]): Row[] {
+export function p1Rows(results: P1Result[], verdicts: Verdict[], floor?: QueueFloorResult): Row[] {
   const rows: Row[] = [];
   for (const r of results) {
     const b = `P1 @${r.ceiling}/s`;
@@ -141,6 +142,15 @@ export function p1Rows(results: P1Result[], verdicts: Verdict[]): Row[] {
         `${formatValue(r.fanOut.share429, 'percent')} (${r.fanOut.rate.toFixed(1)} chats/s)`,
       ),
       infoRow(b, 'end-to-end (first batch → last chat)', `${r.endToEndRate.toFixed(1)} chats/s`),
+      ...(floor
+        ? [
+            infoRow(
+              b,
+              `queue floor: ${floor.messages} messages drained by the SDK alone ÷ ceiling`,
+              `${formatValue(floor.drainRate / r.ceiling)} (${floor.drainRate.toFixed(1)}/s)`,
+            ),
+          ]
+        : []),
       infoRow(b, 'final states', `${r.succeeded} succeeded, ${r.failed} failed, ${r.notFinal} not final`),
       infoRow(
         b,
@@ -301,7 +311,14 @@ async function main(): Promise<void> {
 
   const verdicts: Verdict[] = [];
   const rows: Row[] = [];
-  const results: { p1?: P1Result[]; p2?: P2Result; p3?: P3Result; p4?: P4Result; errors: Record<string, string> } = {
+  const results: {
+    p1?: P1Result[];
+    p1QueueFloor?: QueueFloorResult;
+    p2?: P2Result;
+    p3?: P3Result;
+    p4?: P4Result;
+    errors: Record<string, string>;
+  } = {
     errors: {},
   };
   const attempt = async (name: string, work: () => Promise<void>): Promise<void> => {
@@ -330,6 +347,10 @@ async function main(): Promise<void> {
     });
   }
   if (only.includes('p1')) {
+    // Once, at P1's largest size: it does not depend on the ceiling.
+    await attempt('p1-queue-floor', async () => {
+      results.p1QueueFloor = await runQueueFloor({ messages: Math.max(...sizes.p1Requests), log });
+    });
     results.p1 = [];
     for (const [i, ceiling] of sizes.ceilings.entries()) {
       await attempt(`p1@${ceiling}`, async () => {
@@ -350,7 +371,7 @@ async function main(): Promise<void> {
 
   // Printed in benchmark order, whatever order they ran in.
   const ordered: Row[] = [
-    ...(results.p1 ? p1Rows(results.p1, verdicts) : []),
+    ...(results.p1 ? p1Rows(results.p1, verdicts, results.p1QueueFloor) : []),
     ...(results.p2 ? p2Rows(results.p2, verdicts) : []),
     ...(results.p3 ? p3Rows(results.p3, verdicts) : []),
     ...(results.p4 ? p4Rows(results.p4, verdicts) : []),
