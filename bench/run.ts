@@ -58,7 +58,7 @@ export function sizesFor(quick: boolean, args: Map<string, string | true>): Benc
     p2BatchRuns: quick ? 1 : 3,
     p3History: number('history', quick ? 10_000 : 100_000),
     p3Pending: quick ? 10 : 50,
-    p3Ticks: quick ? 5 : 15,
+    p3Ticks: quick ? 5 : 31,
     p4Runs: quick ? 3 : 21,
     p4BreakdownRuns: quick ? 0 : 3,
   };
