@@ -257,8 +257,8 @@ export async function runP3(options: P3Options): Promise<P3Result> {
       const order = i % 2 === 0 ? runs : [...runs].reverse();
       for (const run of order) await tick(run, true);
     }
-    // Alternated like the ticks: measured one table after the other, the first measured the garbage the
-    // ticks had left in Azurite (history read 1.56–1.59× slower than none over the same 50 entries).
+    // Alternated like the ticks, so neither table's samples always come first after them. (History still
+    // reads 1.5–1.6× slower than none over the same 50 entries, cause not found: bench/README.md.)
     const listDueSamples = new Map(runs.map((run) => [run, [] as number[]]));
     for (let i = 0; i < LIST_DUE_SAMPLES; i += 1) {
       for (const run of i % 2 === 0 ? runs : [...runs].reverse()) {
