@@ -158,7 +158,7 @@ export async function runP1(options: P1Options): Promise<P1Result> {
     const azuritePid = childPids('azurite')[0];
     const cpuAtStart = {
       host: cpuSecondsOf(host.pid),
-      azurite: azuritePid === undefined ? Number.NaN : cpuSecondsOf(azuritePid),
+      azurite: cpuSecondsOf(azuritePid),
       bench: process.cpuUsage(),
     };
     const started = performance.now();
@@ -210,7 +210,7 @@ export async function runP1(options: P1Options): Promise<P1Result> {
     const benchCpu = process.cpuUsage(cpuAtStart.bench);
     const cpuSeconds = {
       host: cpuSecondsOf(host.pid) - cpuAtStart.host,
-      azurite: azuritePid === undefined ? Number.NaN : cpuSecondsOf(azuritePid) - cpuAtStart.azurite,
+      azurite: cpuSecondsOf(azuritePid) - cpuAtStart.azurite,
       benchAndSimulator: (benchCpu.user + benchCpu.system) / 1e6,
       wallClock: (performance.now() - started) / 1000,
     };

@@ -54,7 +54,7 @@ export async function runQueueFloor(options: QueueFloorOptions): Promise<QueueFl
     const sendMs = performance.now() - sendStarted;
 
     const azuritePid = childPids('azurite')[0];
-    const cpuBefore = azuritePid === undefined ? Number.NaN : cpuSecondsOf(azuritePid);
+    const cpuBefore = cpuSecondsOf(azuritePid);
     let deleted = 0;
     const drainStarted = performance.now();
     await Promise.all(
@@ -82,7 +82,7 @@ export async function runQueueFloor(options: QueueFloorOptions): Promise<QueueFl
       sendMs,
       drainMs,
       drainRate: messages / (drainMs / 1000),
-      azuriteCpuSeconds: azuritePid === undefined ? Number.NaN : cpuSecondsOf(azuritePid) - cpuBefore,
+      azuriteCpuSeconds: cpuSecondsOf(azuritePid) - cpuBefore,
     };
     log(
       `  P1 queue floor: ${messages} messages sent in ${(sendMs / 1000).toFixed(1)} s, received and deleted in ` +

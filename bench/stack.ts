@@ -189,8 +189,9 @@ export function sleep(ms: number): Promise<void> {
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) a process has used so far, in seconds; NaN when not readable (not Linux). */
-export function cpuSecondsOf(pid: number): number {
+/** CPU time (user + system) a process has used so far, in seconds; NaN when not readable (not Linux, no pid). */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces) start at ") ".
