@@ -1,4 +1,6 @@
 import { QueueClient } from '@azure/storage-queue';
+import { newRequestId } from '../shared/ids';
+import { encodeRequestMessage } from '../shared/request-queue';
 import { childPids, cpuSecondsOf, startStorage } from './stack';
 
 /**
@@ -40,14 +42,15 @@ export async function runQueueFloor(options: QueueFloorOptions): Promise<QueueFl
   try {
     const queue = new QueueClient(azurite.connectionString, 'queue-floor');
     await queue.create();
-    const body = Buffer.from(JSON.stringify({ id: '0'.repeat(26), attempt: 0 })).toString('base64');
+    // The service's message, sent as StorageRequestQueue sends it (never expires).
+    const body = encodeRequestMessage({ id: newRequestId(), attempt: 0 });
     let sent = 0;
     const sendStarted = performance.now();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (sent < messages) {
           sent += 1;
-          await queue.sendMessage(body);
+          await queue.sendMessage(body, { messageTimeToLive: -1 });
         }
       }),
     );
