@@ -4,6 +4,11 @@ export type Clock = () => number;
 
 export type TakeResult = { allowed: true } | { allowed: false; waitMs: number };
 
+/** A bucket starts full with one second of its rate (at least one token). */
+export function burstOf(ratePerSecond: number): number {
+  return Math.max(1, ratePerSecond);
+}
+
 export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
@@ -14,7 +19,7 @@ export class TokenBucket {
     now: number,
   ) {
     if (!(ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be > 0, got ${ratePerSecond}`);
-    this.capacity = Math.max(1, ratePerSecond);
+    this.capacity = burstOf(ratePerSecond);
     this.tokens = this.capacity;
     this.updatedAt = now;
   }
