@@ -252,16 +252,16 @@ export async function runP3(options: P3Options): Promise<P3Result> {
       return report;
     };
     for (let i = 0; i < 2; i += 1) for (const run of runs) await tick(run, false);
+    // Alternate which table goes first, so neither always runs right after the other.
+    const inTurn = (round: number): typeof runs => (round % 2 === 0 ? runs : [...runs].reverse());
     for (let i = 0; i < options.ticks; i += 1) {
-      // Alternate which table goes first, so neither always runs right after the other.
-      const order = i % 2 === 0 ? runs : [...runs].reverse();
-      for (const run of order) await tick(run, true);
+      for (const run of inTurn(i)) await tick(run, true);
     }
     // Alternated like the ticks, so neither table's samples always come first after them. (History still
     // reads 1.5–1.6× slower than none over the same 50 entries, cause not found: bench/README.md.)
     const listDueSamples = new Map(runs.map((run) => [run, [] as number[]]));
     for (let i = 0; i < LIST_DUE_SAMPLES; i += 1) {
-      for (const run of i % 2 === 0 ? runs : [...runs].reverse()) {
+      for (const run of inTurn(i)) {
         const started = performance.now();
         await run.store.listDue(State.pending, new Date(clock), 500);
         listDueSamples.get(run)!.push(performance.now() - started);
