@@ -69,13 +69,18 @@ async function timedPost(host: HostProcess, path: string, json: unknown, expect:
   return ms;
 }
 
+/** Bench request `index` of `run` as the service would store it: a new id and its request document. */
+function storedDocument(run: string, index: number, now: Date): { id: string; doc: string } {
+  const parsed = parseProvisioningRequest(compactRequest(run, index), now);
+  if (!parsed.ok) throw new Error('invalid bench request');
+  const id = newRequestId(now);
+  return { id, doc: JSON.stringify(newChatRequest(parsed.value, payloadHash(parsed.value), id, now)) };
+}
+
 /** What a minimal intake must do: record the request (a row of the same size) and send its message. */
 function floorWork(table: TableClient, queue: QueueClient, run: string, index: number): () => Promise<void> {
-  const parsed = parseProvisioningRequest(compactRequest(run, index), new Date());
-  if (!parsed.ok) throw new Error('invalid bench request');
   const now = new Date();
-  const id = newRequestId(now);
-  const doc = JSON.stringify(newChatRequest(parsed.value, payloadHash(parsed.value), id, now));
+  const { id, doc } = storedDocument(run, index, now);
   return async () => {
     await table.createEntity({
       partitionKey: id,
@@ -97,12 +102,7 @@ async function timeBatchFloor(
   first: number,
   size: number,
 ): Promise<number> {
-  const rows = Array.from({ length: size }, (_, i) => {
-    const parsed = parseProvisioningRequest(compactRequest(run, first + i), new Date());
-    if (!parsed.ok) throw new Error('invalid bench request');
-    const id = newRequestId();
-    return { id, doc: JSON.stringify(newChatRequest(parsed.value, payloadHash(parsed.value), id, new Date())) };
-  });
+  const rows = Array.from({ length: size }, (_, i) => storedDocument(run, first + i, new Date()));
   const partitionKey = `batch-${first}`;
   const started = performance.now();
   const chunks: Promise<unknown>[] = [];
