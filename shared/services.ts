@@ -85,6 +85,12 @@ export function buildServices(config: Config): Services {
  * holding a caller for the SDK's default ~15 s of retries against a dead endpoint.
  */
 const STORAGE_RETRY = { maxTries: 3, tryTimeoutInMs: 10_000, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
+/** The same policy in the tables SDK's terms (it counts retries, not tries). Every client gets it, whatever its credential. */
+const TABLE_RETRY = {
+  maxRetries: STORAGE_RETRY.maxTries - 1,
+  retryDelayInMs: STORAGE_RETRY.retryDelayInMs,
+  maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
+};
 
 function storageClients(config: Config): {
   table: TableClient;
@@ -97,13 +103,16 @@ function storageClients(config: Config): {
     // Azurite speaks plain http on loopback; the SDK refuses http unless told.
     const insecure = /(^UseDevelopmentStorage=true$)|(Endpoint=http:\/\/)/i.test(storage.connectionString);
     const { table, work: workTable } = openRequestTables(config.tableName, (name) =>
-      TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: insecure }),
+      TableClient.fromConnectionString(storage.connectionString, name, {
+        allowInsecureConnection: insecure,
+        retryOptions: TABLE_RETRY,
+      }),
     );
     return {
       table,
       workTable,
-      queueClient: new QueueClient(storage.connectionString, config.queueName),
-      poisonQueue: new QueueClient(storage.connectionString, config.poisonQueueName),
+      queueClient: new QueueClient(storage.connectionString, config.queueName, { retryOptions: STORAGE_RETRY }),
+      poisonQueue: new QueueClient(storage.connectionString, config.poisonQueueName, { retryOptions: STORAGE_RETRY }),
     };
   }
   const credential: TokenCredential = storage.clientId
@@ -111,14 +120,7 @@ function storageClients(config: Config): {
     : new DefaultAzureCredential();
   const { table, work: workTable } = openRequestTables(
     config.tableName,
-    (name) =>
-      new TableClient(storage.tableServiceUri, name, credential, {
-        retryOptions: {
-          maxRetries: STORAGE_RETRY.maxTries - 1,
-          retryDelayInMs: STORAGE_RETRY.retryDelayInMs,
-          maxRetryDelayInMs: STORAGE_RETRY.maxRetryDelayInMs,
-        },
-      }),
+    (name) => new TableClient(storage.tableServiceUri, name, credential, { retryOptions: TABLE_RETRY }),
   );
   return {
     table,
