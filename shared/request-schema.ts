@@ -242,7 +242,7 @@ export const TenantIdSchema = z
     error: (issue) => `tenantId must be a GUID like 4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1; got ${kindOf(issue.input)}`,
   })
   .meta({
-    description: 'The tenant of a federated (other-tenant) user.',
+    description: 'The tenant of a federated (other-tenant) user, who must then have the role "owner".',
     example: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1',
   });
 
@@ -252,7 +252,11 @@ export const UserRefSchema = z
     const problem = userRefProblem(user);
     if (problem) ctx.addIssue({ code: 'custom', message: `user ${problem}` });
   })
-  .meta({ description: 'The user’s Entra object id or user principal name (UPN).', example: 'ana@contoso.com' });
+  .meta({
+    description:
+      'The user’s Entra object id or user principal name (UPN); guests’ UPNs with #EXT# as they are. No /, \\, ?, whitespace, control or invisible formatting characters, no percent-escapes.',
+    example: 'ana@contoso.com',
+  });
 
 export const TopicSchema = z
   .string({
@@ -270,7 +274,10 @@ export const TopicSchema = z
     }
     if (topic.includes(':')) ctx.addIssue({ code: 'custom', message: 'topic must not contain ":" (Teams rejects it)' });
   })
-  .meta({ description: 'Group chats only; at most 250 characters, no ":".', maxLength: MAX_TOPIC_LENGTH });
+  .meta({
+    description: 'Group chats only; at most 250 characters, no ":". null means no topic (and is not sent to Graph).',
+    maxLength: MAX_TOPIC_LENGTH,
+  });
 
 export const ExternalIdSchema = z
   .string({ error: requiredOr('externalId', `a string of 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`) })
