@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isLoopbackHost } from './config';
+import { type Config, isLoopbackHost } from './config';
 import type { App, GraphCreateChatBody, GraphInstalledApp, GraphMember, Member } from './model';
 
 /**
@@ -33,7 +33,20 @@ export interface ParsedRequest {
 export type ParseResult = { ok: true; value: ParsedRequest } | { ok: false; errors: FieldError[] };
 
 export const GRAPH_ROOT = 'https://graph.microsoft.com';
+/**
+ * Microsoft Graph's hosts: the global service and the national clouds (US Government L4 and L5 (DoD),
+ * China operated by 21Vianet), from Microsoft's "National cloud deployments" page.
+ */
+export const GRAPH_HOSTS = [
+  'graph.microsoft.com',
+  'graph.microsoft.us',
+  'dod-graph.microsoft.us',
+  'microsoftgraph.chinacloudapi.cn',
+] as const;
+/** A group chat holds up to this many people (Teams limits)... */
 export const MAX_MEMBERS = 250;
+/** ...but Teams adds at most this many at a time, and creating the chat is such an addition. */
+export const MAX_MEMBERS_AT_CREATE = 200;
 export const MAX_APPS = 1;
 export const MAX_TOPIC_LENGTH = 250;
 export const MAX_EXTERNAL_ID_LENGTH = 128;
@@ -45,9 +58,13 @@ export const SERVICE_FIELDS = ['externalId', 'callbackUrl', 'notBefore'] as cons
 const MEMBER_ODATA_TYPE = '#microsoft.graph.aadUserConversationMember';
 const CHAT_ODATA_TYPE = '#microsoft.graph.chat';
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-// The OData key literal: quotes inside are doubled, so the text between the outer quotes never holds a lone '.
-const USER_BIND = /^https:\/\/graph\.microsoft\.com\/(?:v1\.0|beta)\/users\('((?:[^']|'')*)'\)$/;
-const APP_BIND = /^https:\/\/graph\.microsoft\.com\/(?:v1\.0|beta)\/appCatalogs\/teamsApps\/([^/]*)$/;
+const GRAPH_HOST = GRAPH_HOSTS.map((h) => h.replace(/\./g, '\\.')).join('|');
+// users('<key>'): the OData key literal, quotes inside doubled, so the text between the outer quotes never
+// holds a lone '. users/<key>: a URL path segment, so it cannot hold /, ? or # (# would start a fragment).
+const USER_BIND = new RegExp(`^https://(${GRAPH_HOST})/(?:v1\\.0|beta)/users(?:\\('((?:[^']|'')*)'\\)|/([^/?#]+))$`);
+// The users/<key> form with a # in the key: well meant (a guest's #EXT# UPN) but cut short by the fragment.
+const USER_PATH_BIND_WITH_HASH = new RegExp(`^https://(?:${GRAPH_HOST})/(?:v1\\.0|beta)/users/([^/?]*#[^/?]*)$`);
+const APP_BIND = new RegExp(`^https://(${GRAPH_HOST})/(?:v1\\.0|beta)/appCatalogs/teamsApps/([^/]*)$`);
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|([+-])(\d{2}):(\d{2}))$/;
 
 // ---------------------------------------------------------------------------------------------
@@ -62,10 +79,16 @@ function kindOf(value: unknown): string {
   return `${typeof value === 'number' ? 'the number' : 'the value'} ${String(value)}`;
 }
 
-/** A value quoted for a message, cut short so a huge input cannot make a huge answer. */
+/**
+ * A value quoted for a message, cut short so a huge input cannot make a huge answer. Invisible formatting
+ * characters are written as \u escapes, so a right-to-left override cannot reorder the message itself.
+ */
 function show(value: string): string {
   const cut = [...value];
-  return JSON.stringify(cut.length > 60 ? `${cut.slice(0, 57).join('')}...` : value);
+  return JSON.stringify(cut.length > 60 ? `${cut.slice(0, 57).join('')}...` : value).replace(
+    /\p{Cf}/gu,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
 }
 
 function charLength(value: string): number {
@@ -76,15 +99,20 @@ function charLength(value: string): number {
 
 function describeChar(ch: string): string {
   if (ch === ' ') return 'a space';
-  if (/^[\s\p{Z}\p{Cc}\p{Cs}\p{Cf}]$/u.test(ch)) {
-    return `the character U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-  }
+  const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  // Format characters (category Cf): the right-to-left override, zero-width space, byte order mark...
+  if (/^\p{Cf}$/u.test(ch)) return `the invisible formatting character ${code}`;
+  if (/^[\s\p{Z}\p{Cc}\p{Cs}]$/u.test(ch)) return `the character ${code}`;
   return `"${ch}"`;
 }
 
-/** The first character an object id or UPN cannot hold, if any. */
+/**
+ * The first character an object id or UPN cannot hold, if any. `#` is allowed: guests' UPNs hold `#EXT#`.
+ * Invisible formatting characters (Cf) are refused: in a user name they can only be a mistake or spoofing
+ * (a right-to-left override makes one address read as another).
+ */
 function forbiddenUserChar(user: string): string | undefined {
-  return /[/\\?#\s\p{Z}\p{Cc}\p{Cs}]/u.exec(user)?.[0];
+  return /[/\\?\s\p{Z}\p{Cc}\p{Cs}\p{Cf}]/u.exec(user)?.[0];
 }
 
 function requiredOr(label: string, expected: string) {
@@ -114,11 +142,27 @@ export function userRefProblem(user: string): string | undefined {
   if (user.length === 0) return 'is empty; give the user’s object id or user principal name (UPN)';
   const bad = forbiddenUserChar(user);
   if (bad !== undefined) {
-    return `${show(user)} contains ${describeChar(bad)}; an object id or UPN cannot hold /, \\, ?, #, whitespace or control characters`;
+    return `${show(user)} contains ${describeChar(bad)}; an object id or UPN cannot hold /, \\, ?, whitespace, control or invisible formatting characters`;
+  }
+  // The service encodes what a URL needs; an escape written by the caller would reach Graph as the text "%40".
+  const escape = /%[0-9A-Fa-f]{2}/.exec(user)?.[0];
+  if (escape !== undefined) {
+    const meant = decodedEscape(escape);
+    return `${show(user)} holds the percent-escape "${escape}"; write the character itself${meant ? ` (${meant})` : ''}: the service encodes what a URL needs`;
   }
   // "." and ".." are path segments of their own: in a URL they would move it to another resource.
   if (/^\.+$/.test(user)) return `${show(user)} is only dots, which no object id or UPN is`;
   return undefined;
+}
+
+/** What a percent-escape stands for, quoted, when it is a visible character on its own. */
+function decodedEscape(escape: string): string | undefined {
+  try {
+    const ch = decodeURIComponent(escape);
+    return /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(ch) ? `"${ch}"` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function teamsAppIdProblem(id: string): string | undefined {
@@ -198,7 +242,7 @@ export const TenantIdSchema = z
     error: (issue) => `tenantId must be a GUID like 4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1; got ${kindOf(issue.input)}`,
   })
   .meta({
-    description: 'The tenant of a federated (other-tenant) user.',
+    description: 'The tenant of a federated (other-tenant) user, who must then have the role "owner".',
     example: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1',
   });
 
@@ -208,7 +252,11 @@ export const UserRefSchema = z
     const problem = userRefProblem(user);
     if (problem) ctx.addIssue({ code: 'custom', message: `user ${problem}` });
   })
-  .meta({ description: 'The user’s Entra object id or user principal name (UPN).', example: 'ana@contoso.com' });
+  .meta({
+    description:
+      'The user’s Entra object id or user principal name (UPN); guests’ UPNs with #EXT# as they are. No /, \\, ?, whitespace, control or invisible formatting characters, no percent-escapes.',
+    example: 'ana@contoso.com',
+  });
 
 export const TopicSchema = z
   .string({
@@ -226,7 +274,10 @@ export const TopicSchema = z
     }
     if (topic.includes(':')) ctx.addIssue({ code: 'custom', message: 'topic must not contain ":" (Teams rejects it)' });
   })
-  .meta({ description: 'Group chats only; at most 250 characters, no ":".', maxLength: MAX_TOPIC_LENGTH });
+  .meta({
+    description: 'Group chats only; at most 250 characters, no ":". null means no topic (and is not sent to Graph).',
+    maxLength: MAX_TOPIC_LENGTH,
+  });
 
 export const ExternalIdSchema = z
   .string({ error: requiredOr('externalId', `a string of 1 to ${MAX_EXTERNAL_ID_LENGTH} characters`) })
@@ -295,28 +346,38 @@ export const RscPermissionSchema = strictObject('A resource-specific permission'
   permissionType: PermissionTypeSchema,
 }).meta({ id: 'ResourceSpecificPermission' });
 
+/** Why a user bind cannot be taken, if it cannot. */
+function userBindProblem(bind: string): string | undefined {
+  const hashed = USER_PATH_BIND_WITH_HASH.exec(bind)?.[1];
+  if (hashed !== undefined) {
+    return `user@odata.bind ${show(bind)} has a "#" in the users/<id> form, where "#" starts a URL fragment and cuts the UPN short; write the users('…') form instead: ${show(`users('${hashed.replace(/'/g, "''")}')`)}`;
+  }
+  const user = userFromBind(bind);
+  if (user === undefined) {
+    return `user@odata.bind must be https://graph.microsoft.com/v1.0/users('<object id or UPN>') or .../users/<object id or UPN> (v1.0 or beta; a national cloud's Graph host instead of graph.microsoft.com), with any ' inside the quotes written as ''; got ${show(bind)}`;
+  }
+  const problem = userRefProblem(user);
+  return problem === undefined ? undefined : `the user in user@odata.bind ${problem}`;
+}
+
 export const UserBindSchema = z
   .string({ error: requiredOr('user@odata.bind', "https://graph.microsoft.com/v1.0/users('<object id or UPN>')") })
   .superRefine((bind, ctx) => {
-    const user = userFromBind(bind);
-    if (user === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `user@odata.bind must be https://graph.microsoft.com/v1.0/users('<object id or UPN>') (v1.0 or beta), with any ' inside the id written as ''; got ${show(bind)}`,
-      });
-      return;
-    }
-    const problem = userRefProblem(user);
-    if (problem) ctx.addIssue({ code: 'custom', message: `the user in user@odata.bind ${problem}` });
+    const problem = userBindProblem(bind);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
-  .meta({ example: "https://graph.microsoft.com/v1.0/users('8b081ef6-4792-4def-b2c9-c363a1bf41d5')" });
+  .meta({
+    description:
+      "users('<object id or UPN>') or users/<object id or UPN> (no # there: use the quoted form for guests' #EXT# UPNs), on the Graph host of GRAPH_BASE_URL's cloud.",
+    example: "https://graph.microsoft.com/v1.0/users('8b081ef6-4792-4def-b2c9-c363a1bf41d5')",
+  });
 
 export const AppBindSchema = z
   .string({
     error: requiredOr('teamsApp@odata.bind', 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/<app id>'),
   })
   .superRefine((bind, ctx) => {
-    const id = APP_BIND.exec(bind)?.[1];
+    const id = appIdFromBind(bind);
     const problem = id === undefined ? 'is not an app catalog URL' : teamsAppIdProblem(id);
     if (problem) {
       ctx.addIssue({
@@ -334,6 +395,22 @@ export const TeamsAppIdSchema = z
     if (problem) ctx.addIssue({ code: 'custom', message: `teamsAppId ${problem}` });
   })
   .meta({ example: '05F59CEC-A742-4A50-A62E-202A57E478A4' });
+
+export const VisibleHistoryStartSchema = z
+  .string({ error: requiredOr('visibleHistoryStartDateTime', 'an ISO 8601 date-time with an offset, or null') })
+  .superRefine((value, ctx) => {
+    if (parseIsoDateTime(value) === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `visibleHistoryStartDateTime must be an ISO 8601 date-time with an offset, like 2019-04-18T23:51:43.255Z; got ${show(value)}`,
+      });
+    }
+  })
+  .meta({
+    description:
+      'How far back the chat history is shared with this member (conversationMember in Graph v1.0). Passed to Graph as given.',
+    format: 'date-time',
+  });
 
 export const GraphMemberSchema = strictObject('A Graph member', {
   '@odata.type': z
@@ -361,6 +438,7 @@ export const GraphMemberSchema = strictObject('A Graph member', {
     .meta({ minItems: 1, maxItems: 1 }),
   'user@odata.bind': UserBindSchema,
   tenantId: TenantIdSchema.optional(),
+  visibleHistoryStartDateTime: VisibleHistoryStartSchema.nullable().optional(),
 }).meta({ id: 'GraphChatMember', description: 'An aadUserConversationMember as Graph takes it.' });
 
 export const GraphInstalledAppSchema = strictObject('An installed app', {
@@ -378,15 +456,15 @@ const serviceFields = {
   notBefore: NotBeforeSchema.optional(),
 };
 
-const membersDescription = `${MAX_MEMBERS} at most; a oneOnOne chat has exactly 2, a group chat at least 2. Each user once.`;
+const membersDescription = `A oneOnOne chat has exactly 2, a group chat 2 to ${MAX_MEMBERS_AT_CREATE} (Teams adds at most ${MAX_MEMBERS_AT_CREATE} people at a time, creation included; the chat may grow to ${MAX_MEMBERS} later). Each user once.`;
 
 export const GraphRequestSchema = strictObject('The request body (Graph form)', {
   '@odata.type': z.literal(CHAT_ODATA_TYPE, { error: requiredOr('@odata.type', `"${CHAT_ODATA_TYPE}"`) }).optional(),
   chatType: ChatTypeSchema,
-  topic: TopicSchema.optional(),
+  topic: TopicSchema.nullable().optional(),
   members: z
     .array(GraphMemberSchema, { error: requiredOr('members', 'an array of aadUserConversationMember objects') })
-    .meta({ description: membersDescription, minItems: 2, maxItems: MAX_MEMBERS }),
+    .meta({ description: membersDescription, minItems: 2, maxItems: MAX_MEMBERS_AT_CREATE }),
   installedApps: z
     .array(GraphInstalledAppSchema, { error: requiredOr('installedApps', 'an array with at most one app') })
     .meta({ maxItems: MAX_APPS })
@@ -434,10 +512,10 @@ export const CompactAppSchema = strictObject('An app', {
 
 export const CompactRequestSchema = strictObject('The request body (compact form)', {
   chatType: ChatTypeSchema,
-  topic: TopicSchema.optional(),
+  topic: TopicSchema.nullable().optional(),
   members: z
     .array(CompactMemberSchema, { error: requiredOr('members', 'an array of users') })
-    .meta({ description: membersDescription, minItems: 2, maxItems: MAX_MEMBERS }),
+    .meta({ description: membersDescription, minItems: 2, maxItems: MAX_MEMBERS_AT_CREATE }),
   apps: z
     .array(CompactAppSchema, { error: requiredOr('apps', 'an array with at most one app') })
     .meta({ maxItems: MAX_APPS })
@@ -453,23 +531,49 @@ export const ProvisioningRequestSchema = z
 // ---------------------------------------------------------------------------------------------
 // Binds.
 
-/** The OData bind for a user: any ' inside the key is doubled, so no input can end the literal early. */
-export function bindForUser(user: string): string {
-  return `${GRAPH_ROOT}/v1.0/users('${user.replace(/'/g, "''")}')`;
+/**
+ * The OData bind for a user: any ' inside the key is doubled, so no input can end the literal early.
+ * The quoted form carries every UPN as it is, a guest's `#EXT#` included.
+ */
+export function bindForUser(user: string, root: string = GRAPH_ROOT): string {
+  return `${root}/v1.0/users('${user.replace(/'/g, "''")}')`;
 }
 
-/** The user a bind names (quotes un-doubled), or undefined when it is not a well-formed users('…') bind. */
+/**
+ * The user a bind names: users('…') with quotes un-doubled, or users/… as written; undefined when it is
+ * neither on a Graph host (or users/… holds a #).
+ */
 export function userFromBind(bind: string): string | undefined {
-  const key = USER_BIND.exec(bind)?.[1];
-  return key === undefined ? undefined : key.replace(/''/g, "'");
+  const match = USER_BIND.exec(bind);
+  if (!match) return undefined;
+  return match[2] !== undefined ? match[2].replace(/''/g, "'") : match[3];
 }
 
-export function bindForApp(teamsAppId: string): string {
-  return `${GRAPH_ROOT}/v1.0/appCatalogs/teamsApps/${teamsAppId}`;
+export function bindForApp(teamsAppId: string, root: string = GRAPH_ROOT): string {
+  return `${root}/v1.0/appCatalogs/teamsApps/${teamsAppId}`;
 }
 
 export function appIdFromBind(bind: string): string | undefined {
-  return APP_BIND.exec(bind)?.[1];
+  return APP_BIND.exec(bind)?.[2];
+}
+
+/** The Graph host a user or app bind names, if it is one. */
+function bindHost(bind: string): string | undefined {
+  return (USER_BIND.exec(bind) ?? APP_BIND.exec(bind))?.[1];
+}
+
+/**
+ * The Graph host binds must name when the service calls Graph at `graphBaseUrl`: that host for a national
+ * cloud; graph.microsoft.com for the global service and anything else (the local simulator models it).
+ */
+export function graphCloudHost(graphBaseUrl: string): string {
+  let host: string;
+  try {
+    host = new URL(graphBaseUrl).hostname.toLowerCase();
+  } catch {
+    return GRAPH_HOSTS[0];
+  }
+  return (GRAPH_HOSTS as readonly string[]).includes(host) ? host : GRAPH_HOSTS[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,11 +706,12 @@ function userOfRawMember(item: unknown): string | undefined {
 }
 
 /** Rules across fields, run on the raw input so they report even when some shapes are wrong. */
-function crossFieldErrors(body: JsonObject, form: Form, now: Date): FieldError[] {
+function crossFieldErrors(body: JsonObject, form: Form, now: Date, options: ParseOptions): FieldError[] {
   const errors: FieldError[] = [];
   const chatType = body.chatType === 'oneOnOne' || body.chatType === 'group' ? body.chatType : undefined;
 
-  if (chatType === 'oneOnOne' && Object.hasOwn(body, 'topic')) {
+  // "topic": null is no topic (what serialisers write for an unset property), so it is fine on a 1:1 chat.
+  if (chatType === 'oneOnOne' && body.topic !== undefined && body.topic !== null) {
     errors.push({
       path: 'topic',
       message: 'Setting topic is not allowed for 1-on-1 chats; leave topic out or use chatType "group"',
@@ -633,10 +738,17 @@ function crossFieldErrors(body: JsonObject, form: Form, now: Date): FieldError[]
       });
     });
     const distinct = members.length - duplicates;
-    if (members.length > MAX_MEMBERS) {
+    if (members.length > MAX_MEMBERS_AT_CREATE) {
       errors.push({
         path: 'members',
-        message: `A chat can have at most ${MAX_MEMBERS} members; got ${members.length}`,
+        message: `A chat can be created with at most ${MAX_MEMBERS_AT_CREATE} members: Teams adds at most ${MAX_MEMBERS_AT_CREATE} people at a time, creation included (a group chat may grow to ${MAX_MEMBERS} later); got ${members.length}`,
+      });
+    }
+    if (options.appTenantId !== undefined) errors.push(...federatedRoleErrors(members, form, options.appTenantId));
+    if (form === 'graph' && options.graphBaseUrl !== undefined) {
+      members.forEach((item, i) => {
+        const error = cloudError(item, 'user@odata.bind', options.graphBaseUrl!, `members[${i}]`);
+        if (error) errors.push(error);
       });
     }
     if (chatType === 'oneOnOne' && distinct !== 2) {
@@ -658,6 +770,12 @@ function crossFieldErrors(body: JsonObject, form: Form, now: Date): FieldError[]
       message: `At most ${MAX_APPS} app can be installed when a chat is created; got ${apps.length}`,
     });
   }
+  if (form === 'graph' && options.graphBaseUrl !== undefined && Array.isArray(apps)) {
+    apps.forEach((item, i) => {
+      const error = cloudError(item, 'teamsApp@odata.bind', options.graphBaseUrl!, `installedApps[${i}]`);
+      if (error) errors.push(error);
+    });
+  }
 
   if (typeof body.notBefore === 'string') {
     const at = parseIsoDateTime(body.notBefore);
@@ -673,6 +791,38 @@ function crossFieldErrors(body: JsonObject, form: Form, now: Date): FieldError[]
   return errors;
 }
 
+/**
+ * A member of another tenant (federated) must be an owner: the create-chat docs say "Out-of-tenant external
+ * users must be assigned with owner role". Only "guest" is judged here; any other role has its own error.
+ */
+function federatedRoleErrors(members: unknown[], form: Form, appTenantId: string): FieldError[] {
+  const errors: FieldError[] = [];
+  members.forEach((item, i) => {
+    if (!isObject(item) || typeof item.tenantId !== 'string') return;
+    if (item.tenantId.toLowerCase() === appTenantId.toLowerCase()) return;
+    const roles = item.roles;
+    const role = form === 'graph' ? (Array.isArray(roles) ? (roles[0] as unknown) : undefined) : (item.role ?? 'owner');
+    if (role !== 'guest') return;
+    errors.push({
+      path: form === 'graph' ? `members[${i}].roles[0]` : `members[${i}].role`,
+      message: `members[${i}] is in another tenant (${show(item.tenantId)}) than the app's (GRAPH_TENANT_ID): a federated user must have the role "owner", not "guest" (Graph refuses it)`,
+    });
+  });
+  return errors;
+}
+
+/** A bind to another cloud's Graph than the one the service calls: that cloud's users and apps are not there. */
+function cloudError(item: unknown, field: string, graphBaseUrl: string, at: string): FieldError | undefined {
+  if (!isObject(item) || typeof item[field] !== 'string') return undefined;
+  const host = bindHost(item[field]);
+  const expected = graphCloudHost(graphBaseUrl);
+  if (host === undefined || host === expected) return undefined;
+  return {
+    path: `${at}[${JSON.stringify(field)}]`,
+    message: `${field} names Graph at ${host}, but GRAPH_BASE_URL points this service at ${expected === GRAPH_HOSTS[0] ? 'the global cloud' : 'a national cloud'} (${expected}): a bind must name the Graph of that same cloud, whose directory holds the users`,
+  };
+}
+
 function capped(errors: FieldError[]): FieldError[] {
   if (errors.length <= MAX_REPORTED_ERRORS) return errors;
   return [
@@ -684,11 +834,30 @@ function capped(errors: FieldError[]): FieldError[] {
   ];
 }
 
-/** Parses one provisioning request (either form); on failure lists every problem found. */
 export interface ParseOptions {
   /** The local run (ALLOW_LOCALHOST_CALLBACKS): http callbacks to a loopback host are allowed. */
   allowLoopbackHttpCallback?: boolean;
+  /**
+   * GRAPH_BASE_URL: binds must name the Graph host of its cloud, and compact binds are written there.
+   * Without it (e.g. the CLI's check before upload) binds of any Graph cloud pass and compact binds are global.
+   */
+  graphBaseUrl?: string;
+  /** GRAPH_TENANT_ID: a member with another tenantId is federated and must be an owner. Unknown: not checked. */
+  appTenantId?: string;
 }
+
+/** The options the service's own configuration gives (the intake functions parse with these). */
+export function parseOptionsFor(config: Pick<Config, 'graph' | 'callback'>): ParseOptions {
+  const options: ParseOptions = {
+    allowLoopbackHttpCallback: config.callback.allowLocalhost,
+    graphBaseUrl: config.graph.baseUrl,
+  };
+  const tenantId = config.graph.credential.tenantId;
+  if (tenantId !== undefined) options.appTenantId = tenantId;
+  return options;
+}
+
+/** Parses one provisioning request (either form); on failure lists every problem found. */
 
 export function parseProvisioningRequest(body: unknown, now: Date, options: ParseOptions = {}): ParseResult {
   if (!isObject(body)) {
@@ -704,15 +873,16 @@ export function parseProvisioningRequest(body: unknown, now: Date, options: Pars
   const errors = [
     ...formErrors,
     ...shapeErrors,
-    ...crossFieldErrors(body, form, now),
+    ...crossFieldErrors(body, form, now, options),
     ...localCallbackErrors(body, options),
   ];
   if (errors.length > 0 || !parsed.success) {
     return { ok: false, errors: capped(errors.length > 0 ? errors : [{ path: '', message: 'The body is not valid' }]) };
   }
 
+  const root = options.graphBaseUrl === undefined ? GRAPH_ROOT : `https://${graphCloudHost(options.graphBaseUrl)}`;
   const graphBody =
-    form === 'graph' ? graphBodyFromGraphForm(body) : graphBodyFromCompactForm(parsed.data as CompactRequest);
+    form === 'graph' ? graphBodyFromGraphForm(body) : graphBodyFromCompactForm(parsed.data as CompactRequest, root);
   const value: ParsedRequest = { graphBody, ...resourceView(graphBody) };
   const data = parsed.data as { externalId?: string; callbackUrl?: string; notBefore?: string };
   if (data.externalId !== undefined) value.externalId = data.externalId;
@@ -721,9 +891,12 @@ export function parseProvisioningRequest(body: unknown, now: Date, options: Pars
   return { ok: true, value };
 }
 
+/** http to a loopback host passes the shape check; it is refused here unless the local run allows it. */
 function localCallbackErrors(body: Record<string, unknown>, options: ParseOptions): FieldError[] {
   const value = body.callbackUrl;
   if (typeof value !== 'string' || options.allowLoopbackHttpCallback || !/^http:/i.test(value)) return [];
+  // Any other problem (e.g. http to a remote host) already has its one error from the shape check.
+  if (callbackUrlProblem(value) !== undefined) return [];
   return [
     {
       path: 'callbackUrl',
@@ -735,34 +908,38 @@ function localCallbackErrors(body: Record<string, unknown>, options: ParseOption
 
 type CompactRequest = z.infer<typeof CompactRequestSchema>;
 
-/** The input minus the service fields, keys in the order given (a deep copy: nothing aliases the input). */
+/**
+ * The input minus the service fields, keys in the order given (a deep copy: nothing aliases the input).
+ * A null topic is left out: it means no topic, and Graph refuses a topic on a 1:1 chat.
+ */
 function graphBodyFromGraphForm(body: JsonObject): GraphCreateChatBody {
   const copy: JsonObject = {};
   for (const [key, value] of Object.entries(body)) {
+    if (key === 'topic' && value === null) continue;
     if (!(SERVICE_FIELDS as readonly string[]).includes(key)) copy[key] = structuredClone(value);
   }
   return copy as unknown as GraphCreateChatBody;
 }
 
-function graphBodyFromCompactForm(data: CompactRequest): GraphCreateChatBody {
+function graphBodyFromCompactForm(data: CompactRequest, root: string): GraphCreateChatBody {
   const members = data.members.map((item): GraphMember => {
     const member = typeof item === 'string' ? { user: item } : item;
     const out: GraphMember = {
       '@odata.type': MEMBER_ODATA_TYPE,
       roles: [member.role ?? 'owner'],
-      'user@odata.bind': bindForUser(member.user),
+      'user@odata.bind': bindForUser(member.user, root),
     };
     if (member.tenantId !== undefined) out.tenantId = member.tenantId;
     return out;
   });
   // Key order as in Graph's examples: chatType, topic, members, installedApps.
   const body: GraphCreateChatBody =
-    data.topic === undefined
+    data.topic === undefined || data.topic === null
       ? { chatType: data.chatType, members }
       : { chatType: data.chatType, topic: data.topic, members };
   if (data.apps !== undefined) {
     body.installedApps = data.apps.map((app): GraphInstalledApp => {
-      const out: GraphInstalledApp = { 'teamsApp@odata.bind': bindForApp(app.teamsAppId) };
+      const out: GraphInstalledApp = { 'teamsApp@odata.bind': bindForApp(app.teamsAppId, root) };
       if (app.rscPermissions !== undefined) {
         out.consentedPermissionSet = {
           resourceSpecificPermissions: app.rscPermissions.map((p) =>
@@ -818,14 +995,26 @@ export function stableStringify(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+function instant(value: unknown): string | undefined {
+  const at = typeof value === 'string' ? parseIsoDateTime(value) : undefined;
+  return at === undefined ? undefined : new Date(at).toISOString();
+}
+
 /**
  * sha256 of what the request means: the chat (type, topic, members as a set with case-insensitive ids,
- * apps with their permissions as a set) and the service fields. Form, key order, member order,
- * v1.0 vs beta binds and notBefore's offset do not change it.
+ * apps with their permissions as a set, members' visibleHistoryStartDateTime) and the service fields.
+ * Form, key order, member order, bind form (users('x') or users/x, v1.0 or beta), a null topic and the
+ * offsets of date-times do not change it.
  */
 export function payloadHash(value: ParsedRequest): string {
   const members = value.members
-    .map((m) => ({ user: m.user.toLowerCase(), role: m.role, tenantId: m.tenantId?.toLowerCase() }))
+    .map((m, i) => ({
+      user: m.user.toLowerCase(),
+      role: m.role,
+      tenantId: m.tenantId?.toLowerCase(),
+      // Absent (and so left out of the text) unless given: the hash of every other body stays what it was.
+      visibleHistoryStartDateTime: instant(value.graphBody.members[i]?.visibleHistoryStartDateTime),
+    }))
     .sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
   const apps = value.apps?.map((a) => ({
     teamsAppId: a.teamsAppId.toLowerCase(),

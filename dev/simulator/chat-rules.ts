@@ -4,6 +4,8 @@ import { parseTeamsAppBind, parseUserBind } from './odata';
 /** The rules Graph and Teams apply to `POST /chats` (see shared/graph/NOTES.md). Pure apart from directory lookups. */
 
 export const MAX_GROUP_MEMBERS = 250;
+/** Teams adds at most 200 people at a time, and creating a chat is such an addition (it may grow to 250 later). */
+export const MAX_MEMBERS_PER_ADD = 200;
 export const MAX_TOPIC_LENGTH = 250;
 const MEMBER_TYPE = 'microsoft.graph.aadUserConversationMember';
 const CHAT_PROPERTIES = new Set([
@@ -141,7 +143,7 @@ function checkMember(value: unknown, index: number): MemberDraft | string {
   if (typeof bind !== 'string') return "Member is missing the 'user@odata.bind' property.";
   const reference = parseUserBind(bind);
   if (reference === undefined) {
-    return `Invalid value for 'user@odata.bind': '${bind}'. Expected https://graph.microsoft.com/v1.0/users('<id or userPrincipalName>').`;
+    return `Invalid value for 'user@odata.bind': '${bind}'. Expected https://graph.microsoft.com/v1.0/users('<id or userPrincipalName>') or .../users/<id>.`;
   }
   const tenantId = value.tenantId;
   if (tenantId !== undefined && typeof tenantId !== 'string') return "Member 'tenantId' must be a string.";
@@ -224,8 +226,10 @@ export function checkCreateChat(
     return badRequest(`A one-on-one chat must have exactly 2 members; ${drafts.length} were given.`);
   }
   if (chatType === 'group' && drafts.length < 2) return badRequest('A group chat must have at least 2 members.');
-  if (chatType === 'group' && drafts.length > MAX_GROUP_MEMBERS) {
-    return badRequest(`A group chat cannot have more than ${MAX_GROUP_MEMBERS} members; ${drafts.length} were given.`);
+  if (chatType === 'group' && drafts.length > MAX_MEMBERS_PER_ADD) {
+    return badRequest(
+      `Cannot add more than ${MAX_MEMBERS_PER_ADD} members to a chat at a time; ${drafts.length} were given.`,
+    );
   }
 
   let app: AppInstallSpec | undefined;

@@ -35,14 +35,17 @@ export function parseResourcePath(path: string): PathSegment[] | undefined {
   return segments;
 }
 
-const USER_BIND = /^https:\/\/graph\.microsoft\.com\/v1\.0\/users\('((?:[^']|'')+)'\)$/;
+// users('<id or UPN>') as in the create-chat docs, or users/<id or UPN> as in the add-member docs; in the
+// second a "#" would start a URL fragment, so it cannot be there.
+const USER_BIND = /^https:\/\/graph\.microsoft\.com\/v1\.0\/users(?:\('((?:[^']|'')+)'\)|\/([^/?#]+))$/;
 const APP_BIND =
   /^https:\/\/graph\.microsoft\.com\/(?:v1\.0|beta)\/appCatalogs\/teamsApps(?:\/([^/'()]+)|\('((?:[^']|'')+)'\))$/;
 
-/** `https://graph.microsoft.com/v1.0/users('<id or UPN>')` gives the id or UPN. */
+/** `https://graph.microsoft.com/v1.0/users('<id or UPN>')` (or `users/<id or UPN>`) gives the id or UPN. */
 export function parseUserBind(bind: string): string | undefined {
   const match = USER_BIND.exec(bind);
-  return match?.[1] === undefined ? undefined : unescapeODataString(match[1]);
+  if (!match) return undefined;
+  return match[1] !== undefined ? unescapeODataString(match[1]) : match[2];
 }
 
 /** `https://graph.microsoft.com/{v1.0|beta}/appCatalogs/teamsApps/<id>` (or `teamsApps('<id>')`) gives the id. */

@@ -21,7 +21,7 @@ import {
 import { parseBatchRequest } from '../../shared/api-schemas';
 import { readJsonBody } from '../../shared/json-body';
 import { problem, validationProblem } from '../../shared/problem';
-import { FieldError, parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
+import { FieldError, parseOptionsFor, parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
 import { services } from '../../shared/services';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -59,9 +59,7 @@ export async function intake(request: HttpRequest, context: InvocationContext): 
       maxBytes: MAX_BODY_BYTES,
     });
     if (!body.ok) return problemAnswer(body.problem);
-    const parsed = parseProvisioningRequest(body.value, new Date(), {
-      allowLoopbackHttpCallback: svc.config.callback.allowLocalhost,
-    });
+    const parsed = parseProvisioningRequest(body.value, new Date(), parseOptionsFor(svc.config));
     const header = idempotencyKeyHeader(request);
     if (!parsed.ok || header.errors.length > 0) {
       return problemAnswer(validationProblem([...(parsed.ok ? [] : parsed.errors), ...header.errors]));
@@ -113,9 +111,7 @@ export async function intakeBatch(request: HttpRequest, context: InvocationConte
       maxBytes: MAX_BATCH_BYTES,
     });
     if (!body.ok) return problemAnswer(body.problem);
-    const batch = parseBatchRequest(body.value, new Date(), {
-      allowLoopbackHttpCallback: svc.config.callback.allowLocalhost,
-    });
+    const batch = parseBatchRequest(body.value, new Date(), parseOptionsFor(svc.config));
     const header = idempotencyKeyHeader(request);
     if (!batch.ok || header.errors.length > 0) {
       return problemAnswer(validationProblem([...(batch.ok ? [] : batch.errors), ...header.errors]));

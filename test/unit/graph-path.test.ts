@@ -14,4 +14,16 @@ describe('pathSegment', () => {
       '/v1.0/users/a%2F..%2Fb/chats',
     );
   });
+  it("puts a guest's #EXT# UPN in one segment, whole: # would otherwise start a fragment and cut it short", () => {
+    // Prepare
+    const upn = 'ana_fabrikam.com#EXT#@contoso.onmicrosoft.com';
+
+    // Act
+    const url = new URL(`https://g.example/v1.0/users/${pathSegment(upn)}/chats`);
+
+    // Assess
+    expect(url.hash).toBe('');
+    expect(url.pathname).toBe('/v1.0/users/ana_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com/chats');
+    expect(decodeURIComponent(url.pathname.split('/')[3]!)).toBe(upn);
+  });
 });

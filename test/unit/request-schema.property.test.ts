@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathSegment } from '../../shared/graph-client';
 import {
   bindForUser,
   parseProvisioningRequest,
@@ -18,7 +19,30 @@ const fixture = (name: string): unknown =>
 const userText = fc
   .array(
     fc.oneof(
-      fc.constantFrom("'", "''", ')', '(', "')", "('", '%27', '%', '@', '.', 'é', 'ß', '漢', '-', '_', '$', '!', '~'),
+      fc.constantFrom(
+        "'",
+        "''",
+        ')',
+        '(',
+        "')",
+        "('",
+        '%27',
+        '%',
+        '@',
+        '.',
+        'é',
+        'ß',
+        '漢',
+        '-',
+        '_',
+        '$',
+        '!',
+        '~',
+        '#',
+        '#EXT#',
+        '\u202E',
+        '\u200B',
+      ),
       fc.string({ unit: 'grapheme', maxLength: 6 }),
     ),
     { minLength: 1, maxLength: 8 },
@@ -174,6 +198,40 @@ describe('OData quoting of users', () => {
         const wellFormed = /^(?:[^']|'')*$/.test(inner);
         expect(user !== undefined).toBe(wellFormed);
         if (user !== undefined) expect(bindForUser(user)).toBe(bind.replace('/beta/', '/v1.0/'));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('users in URLs and the characters refused', () => {
+  it('puts every valid user into one URL path segment that reads back as exactly that user', () => {
+    fc.assert(
+      fc.property(validUser, (user) => {
+        // Act
+        const segment = pathSegment(user);
+        const url = new URL(`https://graph.example/v1.0/users/${segment}/chats?$top=1`);
+
+        // Assess: no fragment, no extra segment, the same text back (so Graph gets exactly the user)
+        expect(segment).toBeDefined();
+        expect(url.hash).toBe('');
+        const parts = url.pathname.split('/');
+        expect(parts).toHaveLength(5);
+        expect(decodeURIComponent(parts[3]!)).toBe(user);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('refuses every user holding an invisible formatting character (Cf) or a percent-escape', () => {
+    fc.assert(
+      fc.property(userText, (user) => {
+        // Act
+        const problem = userRefProblem(user);
+
+        // Assess
+        if (/\p{Cf}/u.test(user) || /%[0-9A-Fa-f]{2}/.test(user)) expect(problem).toBeDefined();
+        if (problem !== undefined) expect(problem).not.toMatch(/\p{Cf}/u);
       }),
       { numRuns: 3000 },
     );

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   FieldError,
   MAX_REPORTED_ERRORS,
+  ParseOptions,
   ParsedRequest,
   bindForUser,
   parseProvisioningRequest,
@@ -289,16 +290,16 @@ describe('parseProvisioningRequest: the compact form', () => {
     ]);
   });
 
-  it("escapes a ' in a UPN and accepts %, ' and unicode letters", () => {
+  it("escapes a ' in a UPN and accepts ', a lone % and unicode letters", () => {
     // Act
-    const value = accepted({ chatType: 'oneOnOne', members: ["o'brien@contoso.com", 'jürgen%2Bx@contoso.com'] });
+    const value = accepted({ chatType: 'oneOnOne', members: ["o'brien@contoso.com", 'jürgen%x@contoso.com'] });
 
     // Assess
     expect(value.graphBody.members.map((m) => m['user@odata.bind'])).toEqual([
       "https://graph.microsoft.com/v1.0/users('o''brien@contoso.com')",
-      "https://graph.microsoft.com/v1.0/users('jürgen%2Bx@contoso.com')",
+      "https://graph.microsoft.com/v1.0/users('jürgen%x@contoso.com')",
     ]);
-    expect(value.members.map((m) => m.user)).toEqual(["o'brien@contoso.com", 'jürgen%2Bx@contoso.com']);
+    expect(value.members.map((m) => m.user)).toEqual(["o'brien@contoso.com", 'jürgen%x@contoso.com']);
   });
 
   it('returns the service fields and never puts them in graphBody', () => {
@@ -353,10 +354,10 @@ describe('parseProvisioningRequest: one rule, one error', () => {
       /at least 2 distinct members; got 1/,
     ],
     [
-      'more than 250 members',
-      { chatType: 'group', members: Array.from({ length: 251 }, (_, i) => `u${i}@x.com`) },
+      'a group of more than 200 members',
+      { chatType: 'group', members: Array.from({ length: 201 }, (_, i) => `u${i}@x.com`) },
       'members',
-      /at most 250 members; got 251/,
+      /at most 200 members.*Teams adds at most 200 people at a time.*got 201/,
     ],
     [
       'a compact role other than owner/guest',
@@ -408,15 +409,15 @@ describe('parseProvisioningRequest: one rule, one error', () => {
       /must be "#microsoft.graph.aadUserConversationMember"/,
     ],
     [
-      'a bind that is not users(...)',
+      'a bind that names something other than a user',
       graphGroup({
         members: [
-          { ...GRAPH_MEMBER('a@x.com'), 'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/a@x.com' },
+          { ...GRAPH_MEMBER('a@x.com'), 'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/a@x.com/manager' },
           GRAPH_MEMBER('b@x.com'),
         ],
       }),
       'members[0]["user@odata.bind"]',
-      /must be https:\/\/graph.microsoft.com\/v1.0\/users\('<object id or UPN>'\)/,
+      /must be https:\/\/graph.microsoft.com\/v1.0\/users\('<object id or UPN>'\) or \.\.\.\/users\/<object id or UPN>/,
     ],
     [
       'a bind to another host',
@@ -455,7 +456,6 @@ describe('parseProvisioningRequest: one rule, one error', () => {
       'members[0].user',
       /contains "\?"/,
     ],
-    ['a compact user with "#"', group({ members: ['a#EXT#@x.com', 'b@x.com'] }), 'members[0]', /contains "#"/],
     ['a compact user with a tab', group({ members: ['a\tb@x.com', 'b@x.com'] }), 'members[0]', /U\+0009/],
     ['a compact user of ".."', group({ members: ['..', 'b@x.com'] }), 'members[0]', /only dots/],
     [
@@ -750,14 +750,21 @@ describe('bindForUser / userFromBind', () => {
     expect(userFromBind(bind)).toBe("o'brien");
   });
 
-  it('reads v1.0 and beta binds, and nothing else', () => {
+  it('reads v1.0 and beta binds of every Graph cloud, in both forms, and nothing else', () => {
     // Assess
     expect(userFromBind("https://graph.microsoft.com/beta/users('a@x.com')")).toBe('a@x.com');
+    expect(userFromBind('https://graph.microsoft.com/v1.0/users/a@x.com')).toBe('a@x.com');
+    expect(userFromBind("https://graph.microsoft.us/v1.0/users('a@x.com')")).toBe('a@x.com');
+    expect(userFromBind('https://dod-graph.microsoft.us/v1.0/users/a')).toBe('a');
+    expect(userFromBind("https://microsoftgraph.chinacloudapi.cn/beta/users('a')")).toBe('a');
+    expect(userFromBind("https://graph.microsoft.com/v1.0/users('a#EXT#@x.com')")).toBe('a#EXT#@x.com');
     expect(userFromBind("https://graph.microsoft.com/v1.0/users('a'')")).toBeUndefined();
     expect(userFromBind("https://graph.microsoft.com/v1.0/users('a')/manager")).toBeUndefined();
+    expect(userFromBind('https://graph.microsoft.com/v1.0/users/a/manager')).toBeUndefined();
+    expect(userFromBind('https://graph.microsoft.com/v1.0/users/')).toBeUndefined();
     expect(userFromBind("http://graph.microsoft.com/v1.0/users('a')")).toBeUndefined();
     expect(userFromBind("https://graph.microsoft.com/v2.0/users('a')")).toBeUndefined();
-    expect(userFromBind('https://graph.microsoft.com/v1.0/users/a')).toBeUndefined();
+    expect(userFromBind("https://graph.example.com/v1.0/users('a')")).toBeUndefined();
   });
 });
 
@@ -827,5 +834,321 @@ describe('http callbacks to localhost (local run only)', () => {
       allowLoopbackHttpCallback: true,
     });
     expect(remote.ok).toBe(false);
+  });
+});
+
+describe('real inputs: guest UPNs, bind forms, clouds, null topic, visible history', () => {
+  const GUEST = 'ana_fabrikam.com#EXT#@contoso.onmicrosoft.com';
+  const TENANT = '2a1c3b4d-0000-4000-8000-00000000c0de';
+  const OTHER_TENANT = '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1';
+  const withOptions = (body: unknown, options: ParseOptions) => parseProvisioningRequest(body, NOW, options);
+
+  it('accepts a guest UPN with #EXT# in the compact form and binds exactly that UPN', () => {
+    // Act
+    const value = accepted(group({ members: ['ana@contoso.com', 'mgr@contoso.com', { user: GUEST, role: 'guest' }] }));
+
+    // Assess
+    expect(value.graphBody.members[2]!['user@odata.bind']).toBe(`https://graph.microsoft.com/v1.0/users('${GUEST}')`);
+    expect(value.members[2]).toEqual({ user: GUEST, role: 'guest' });
+  });
+
+  it("accepts a guest UPN with #EXT# in a users('…') bind and keeps the bind as written", () => {
+    // Prepare
+    const bind = `https://graph.microsoft.com/v1.0/users('${GUEST}')`;
+    const body = graphGroup({
+      members: [GRAPH_MEMBER('ana@contoso.com'), { ...GRAPH_MEMBER('x'), roles: ['guest'], 'user@odata.bind': bind }],
+    });
+
+    // Act
+    const value = accepted(body);
+
+    // Assess
+    expect(value.graphBody.members[1]!['user@odata.bind']).toBe(bind);
+    expect(value.members[1]).toEqual({ user: GUEST, role: 'guest' });
+  });
+
+  it('refuses a # in the users/<id> form, where it would start a URL fragment, and names the other form', () => {
+    // Prepare
+    const bind = `https://graph.microsoft.com/v1.0/users/${GUEST}`;
+
+    // Act
+    const errors = rejected(
+      graphGroup({ members: [GRAPH_MEMBER('a@x.com'), { ...GRAPH_MEMBER('x'), 'user@odata.bind': bind }] }),
+    );
+
+    // Assess
+    expect(errors).toEqual([
+      {
+        path: 'members[1]["user@odata.bind"]',
+        message: expect.stringMatching(/"#".*fragment.*users\('ana_fabrikam\.com#EXT#@contoso\.onmicrosoft\.com'\)/),
+      },
+    ]);
+  });
+
+  it('accepts the users/<id> bind form (v1.0 and beta) verbatim and reads its user', () => {
+    // Prepare
+    const body = graphGroup({
+      members: [
+        {
+          ...GRAPH_MEMBER('x'),
+          'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/8b081ef6-4792-4def-b2c9-c363a1bf41d5',
+        },
+        { ...GRAPH_MEMBER('x'), 'user@odata.bind': 'https://graph.microsoft.com/beta/users/lee@contoso.com' },
+      ],
+    });
+
+    // Act
+    const value = accepted(body);
+
+    // Assess
+    expect(JSON.stringify(value.graphBody)).toBe(JSON.stringify(body));
+    expect(value.members.map((m) => m.user)).toEqual(['8b081ef6-4792-4def-b2c9-c363a1bf41d5', 'lee@contoso.com']);
+  });
+
+  it("counts users('x') and users/x as the same user, for duplicates and for the payload hash", () => {
+    // Prepare
+    const path = { ...GRAPH_MEMBER('x'), 'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/A@x.com' };
+
+    // Act
+    const errors = rejected({ chatType: 'group', members: [GRAPH_MEMBER('a@x.com'), path, GRAPH_MEMBER('b@x.com')] });
+    const one = accepted(graphGroup({ members: [GRAPH_MEMBER('a@x.com'), GRAPH_MEMBER('b@x.com')] }));
+    const other = accepted(graphGroup({ members: [path, GRAPH_MEMBER('b@x.com')] }));
+
+    // Assess
+    expect(errors).toEqual([{ path: 'members[1]', message: expect.stringMatching(/same user as members\[0\]/) }]);
+    expect(payloadHash(other)).toBe(payloadHash(one));
+  });
+
+  it.each([
+    ['https://graph.microsoft.us', 'graph.microsoft.us'],
+    ['https://dod-graph.microsoft.us', 'dod-graph.microsoft.us'],
+    ['https://microsoftgraph.chinacloudapi.cn/', 'microsoftgraph.chinacloudapi.cn'],
+  ])('with GRAPH_BASE_URL %s, accepts binds to %s and writes compact binds there', (graphBaseUrl, host) => {
+    // Prepare
+    const national = graphGroup({
+      members: [
+        { ...GRAPH_MEMBER('x'), 'user@odata.bind': `https://${host}/v1.0/users('a@x.com')` },
+        { ...GRAPH_MEMBER('x'), 'user@odata.bind': `https://${host}/v1.0/users/b@x.com` },
+      ],
+      installedApps: [{ 'teamsApp@odata.bind': `https://${host}/v1.0/appCatalogs/teamsApps/app-1` }],
+    });
+
+    // Act
+    const graph = withOptions(national, { graphBaseUrl });
+    const compact = withOptions(group({ apps: [{ teamsAppId: 'app-1' }] }), { graphBaseUrl });
+
+    // Assess
+    expect(graph.ok).toBe(true);
+    expect(compact.ok && compact.value.graphBody.members[0]!['user@odata.bind']).toBe(
+      `https://${host}/v1.0/users('ana@contoso.com')`,
+    );
+    expect(compact.ok && compact.value.graphBody.installedApps?.[0]?.['teamsApp@odata.bind']).toBe(
+      `https://${host}/v1.0/appCatalogs/teamsApps/app-1`,
+    );
+  });
+
+  it("refuses a bind to another cloud's Graph than GRAPH_BASE_URL's, naming both", () => {
+    // Prepare
+    const usBind = { ...GRAPH_MEMBER('x'), 'user@odata.bind': "https://graph.microsoft.us/v1.0/users('a@x.com')" };
+    const body = graphGroup({
+      members: [usBind, GRAPH_MEMBER('b@x.com')],
+      installedApps: [{ 'teamsApp@odata.bind': 'https://graph.microsoft.us/v1.0/appCatalogs/teamsApps/a' }],
+    });
+
+    // Act
+    const global = withOptions(body, { graphBaseUrl: 'https://graph.microsoft.com' });
+    const simulator = withOptions(body, { graphBaseUrl: 'https://localhost:8443' });
+    const us = withOptions(graphGroup(), { graphBaseUrl: 'https://graph.microsoft.us' });
+
+    // Assess
+    for (const result of [global, simulator]) {
+      expect(!result.ok && result.errors).toEqual([
+        {
+          path: 'members[0]["user@odata.bind"]',
+          message: expect.stringMatching(/graph\.microsoft\.us.*GRAPH_BASE_URL.*graph\.microsoft\.com/),
+        },
+        {
+          path: 'installedApps[0]["teamsApp@odata.bind"]',
+          message: expect.stringMatching(/graph\.microsoft\.us.*GRAPH_BASE_URL.*graph\.microsoft\.com/),
+        },
+      ]);
+    }
+    expect(!us.ok && us.errors.map((e) => e.path)).toEqual([
+      'members[0]["user@odata.bind"]',
+      'members[1]["user@odata.bind"]',
+    ]);
+  });
+
+  it('takes "topic": null as no topic, in both forms and both chat types, and sends no topic', () => {
+    // Act
+    const graph = accepted({ ...fixture('003-example-1'), topic: null });
+    const compact = accepted(group({ topic: null }));
+    const oneOnOne = accepted({ chatType: 'oneOnOne', topic: null, members: ['a@x.com', 'b@x.com'] });
+
+    // Assess
+    for (const value of [graph, compact, oneOnOne]) {
+      expect(value.topic).toBeUndefined();
+      expect(Object.hasOwn(value.graphBody, 'topic')).toBe(false);
+    }
+    expect(payloadHash(graph)).toBe(payloadHash(accepted(fixture('003-example-1'))));
+    const { topic: _topic, ...untitled } = group();
+    expect(payloadHash(compact)).toBe(payloadHash(accepted(untitled)));
+  });
+
+  it("passes a Graph member's visibleHistoryStartDateTime (a date-time or null) to Graph and into the payload hash", () => {
+    // Prepare
+    const member = (at: unknown) => ({ ...GRAPH_MEMBER('a@x.com'), visibleHistoryStartDateTime: at });
+    const body = (at: unknown) => graphGroup({ members: [member(at), GRAPH_MEMBER('b@x.com')] });
+
+    // Act
+    const dated = accepted(body('2019-04-18T23:51:43.255Z'));
+    const sameInstant = accepted(body('2019-04-19T01:51:43.255+02:00'));
+    const nulled = accepted(body(null));
+    const plain = accepted(graphGroup({ members: [GRAPH_MEMBER('a@x.com'), GRAPH_MEMBER('b@x.com')] }));
+
+    // Assess
+    expect(dated.graphBody.members[0]!.visibleHistoryStartDateTime).toBe('2019-04-18T23:51:43.255Z');
+    expect(nulled.graphBody.members[0]!.visibleHistoryStartDateTime).toBeNull();
+    expect(payloadHash(sameInstant)).toBe(payloadHash(dated));
+    expect(payloadHash(nulled)).toBe(payloadHash(plain));
+    expect(payloadHash(dated)).not.toBe(payloadHash(plain));
+  });
+
+  it('refuses a visibleHistoryStartDateTime that is not a date-time with an offset', () => {
+    // Act
+    const errors = rejected(
+      graphGroup({
+        members: [{ ...GRAPH_MEMBER('a@x.com'), visibleHistoryStartDateTime: 'yesterday' }, GRAPH_MEMBER('b@x.com')],
+      }),
+    );
+
+    // Assess
+    expect(errors).toEqual([
+      { path: 'members[0].visibleHistoryStartDateTime', message: expect.stringMatching(/ISO 8601.*"yesterday"/) },
+    ]);
+  });
+
+  it('accepts exactly 200 members in a group chat', () => {
+    expect(
+      accepted({ chatType: 'group', members: Array.from({ length: 200 }, (_, i) => `u${i}@x.com`) }).members,
+    ).toHaveLength(200);
+  });
+
+  it("refuses a federated member (another tenant than the app's) with a role other than owner, in both forms", () => {
+    // Prepare
+    const compact = group({ members: ['a@x.com', { user: 'b@fabrikam.com', tenantId: OTHER_TENANT, role: 'guest' }] });
+    const graph = graphGroup({
+      members: [GRAPH_MEMBER('a@x.com'), { ...GRAPH_MEMBER('b@fabrikam.com', 'guest'), tenantId: OTHER_TENANT }],
+    });
+
+    // Act
+    const results = [compact, graph].map((body) => withOptions(body, { appTenantId: TENANT }));
+
+    // Assess
+    expect(results.map((r) => !r.ok && r.errors)).toEqual([
+      [{ path: 'members[1].role', message: expect.stringMatching(/other tenant.*must have the role "owner"/) }],
+      [{ path: 'members[1].roles[0]', message: expect.stringMatching(/other tenant.*must have the role "owner"/) }],
+    ]);
+  });
+
+  it("accepts a guest whose tenantId is the app's own tenant (any case), and federated owners", () => {
+    // Prepare
+    const body = group({
+      members: [
+        { user: 'a@x.com', tenantId: TENANT.toUpperCase(), role: 'guest' },
+        { user: 'b@fabrikam.com', tenantId: OTHER_TENANT },
+        { user: 'c@fabrikam.com', tenantId: OTHER_TENANT, role: 'owner' },
+      ],
+    });
+
+    // Act / Assess
+    expect(withOptions(body, { appTenantId: TENANT }).ok).toBe(true);
+  });
+
+  it.each([
+    ['a right-to-left override (U+202E)', 'ana\u202Emoc.osotnoc@x.com', /U\+202E/],
+    ['a zero-width space (U+200B)', 'ana\u200B@contoso.com', /U\+200B/],
+    ['a byte order mark (U+FEFF)', '\uFEFFana@contoso.com', /U\+FEFF/],
+    ['a soft hyphen (U+00AD)', 'an\u00ADa@contoso.com', /U\+00AD/],
+  ])('refuses a UPN holding %s, in both forms', (_name, user, code) => {
+    // Act
+    const compact = rejected(group({ members: [user, 'b@x.com'] }));
+    const graph = rejected(graphGroup({ members: [GRAPH_MEMBER(user), GRAPH_MEMBER('b@x.com')] }));
+
+    // Assess
+    expect(compact).toEqual([{ path: 'members[0]', message: expect.stringMatching(code) }]);
+    expect(compact[0]!.message).toMatch(/invisible/);
+    expect(graph).toEqual([{ path: 'members[0]["user@odata.bind"]', message: expect.stringMatching(code) }]);
+  });
+
+  it.each([
+    ['compact', group({ members: ['ana%40contoso.com', 'b@x.com'] }), 'members[0]'],
+    [
+      'compact, as a #',
+      group({ members: ['ana_fabrikam.com%23EXT%23@contoso.onmicrosoft.com', 'b@x.com'] }),
+      'members[0]',
+    ],
+    [
+      'Graph users(…)',
+      graphGroup({ members: [GRAPH_MEMBER('jürgen%2Bx@contoso.com'), GRAPH_MEMBER('b@x.com')] }),
+      'members[0]["user@odata.bind"]',
+    ],
+    [
+      'Graph users/…',
+      graphGroup({
+        members: [
+          { ...GRAPH_MEMBER('x'), 'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/ana%40contoso.com' },
+          GRAPH_MEMBER('b@x.com'),
+        ],
+      }),
+      'members[0]["user@odata.bind"]',
+    ],
+  ])('refuses a percent-escape in a user (%s): the service encodes what a URL needs', (_name, body, path) => {
+    // Act
+    const errors = rejected(body);
+
+    // Assess
+    expect(errors).toEqual([
+      { path, message: expect.stringMatching(/percent-escape "%(40|23|2B)".*write the character itself/) },
+    ]);
+  });
+
+  it('keeps the payload hash of bodies that use none of this (stored requests still replay)', () => {
+    // Why: a change in what the hash covers would turn every replay of a stored request into a 422.
+    expect(payloadHash(accepted(fixture('003-example-1')))).toBe(
+      'a7e8beabb53bc73828333c76428784936ddf9a8ecfd725d92f0223db1a646eef',
+    );
+    expect(payloadHash(accepted(fixture('003-example-7')))).toBe(
+      'a29ae69090de5ab03bc9d7db34dc2863302215de1262202c3f66e33f517c7635',
+    );
+    const compact = group({
+      externalId: 'hr-4711',
+      members: [
+        'ana@contoso.com',
+        { user: 'mgr@contoso.com', role: 'owner' },
+        { user: 'x@fabrikam.com', role: 'guest' },
+      ],
+    });
+    expect(payloadHash(accepted(compact))).toBe('ba538defa1a975907193a498bf6df4531242d61d80c9d24086b00e51d5dea4b0');
+  });
+});
+
+describe('callbackUrl: one error per problem', () => {
+  it.each([
+    ['http to a remote host', 'http://insecure.example.com', {}, /https:\/\/.*"http"/],
+    [
+      'http to a remote host in the local run',
+      'http://insecure.example.com',
+      { allowLoopbackHttpCallback: true },
+      /https:\/\/.*"http"/,
+    ],
+    ['http to localhost outside the local run', 'http://localhost:9000/hook', {}, /ALLOW_LOCALHOST_CALLBACKS/],
+    ['ftp', 'ftp://hooks.contoso.com/x', { allowLoopbackHttpCallback: true }, /"ftp"/],
+  ])('%s gets exactly one error', (_name, callbackUrl, options: ParseOptions, message) => {
+    // Act
+    const result = parseProvisioningRequest(group({ callbackUrl }), NOW, options);
+
+    // Assess
+    expect(!result.ok && result.errors).toEqual([{ path: 'callbackUrl', message: expect.stringMatching(message) }]);
   });
 });

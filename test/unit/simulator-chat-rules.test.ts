@@ -152,10 +152,26 @@ describe('checkCreateChat', () => {
     expect(v.message).toMatch(message);
   });
 
-  it('caps a group at 250 members', () => {
+  it('creates a group with at most 200 members: Teams adds at most 200 at a time, creation included', () => {
     const members = (n: number) => Array.from({ length: n }, (_, i) => member(`user${i + 1}@contoso.com`));
-    expect(check({ chatType: 'group', members: members(250) }).ok).toBe(true);
-    expect(violation(check({ chatType: 'group', members: members(251) })).message).toMatch(/250/);
+    expect(check({ chatType: 'group', members: members(200) }).ok).toBe(true);
+    const v = violation(check({ chatType: 'group', members: members(201) }));
+    expect([v.status, v.message]).toEqual([400, expect.stringMatching(/more than 200 members.*at a time/)]);
+  });
+
+  it("resolves a guest's #EXT# UPN and takes the users/<id> bind form", () => {
+    const checked = check({
+      chatType: 'group',
+      members: [
+        {
+          ...member('alex@contoso.com'),
+          'user@odata.bind': 'https://graph.microsoft.com/v1.0/users/8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca',
+        },
+        member('jacob@contoso.com'),
+        { ...member('guest7_fabrikam.com#EXT#@contoso.onmicrosoft.com'), roles: ['guest'] },
+      ],
+    });
+    expect(checked.ok && checked.command.members.map((m) => m.roles[0])).toEqual(['owner', 'owner', 'guest']);
   });
 
   it('answers 404 naming every unknown UPN, before any licence problem', () => {

@@ -18,10 +18,28 @@ describe('parseUserBind', () => {
     expect(parseUserBind("https://graph.microsoft.com/v1.0/users('o''brien@contoso.com')")).toBe("o'brien@contoso.com");
   });
 
+  it('reads the users/<id> form too (Graph takes it; its own add-member example uses it)', () => {
+    expect(parseUserBind('https://graph.microsoft.com/v1.0/users/8b081ef6-4792-4def-b2c9-c363a1bf41d5')).toBe(
+      '8b081ef6-4792-4def-b2c9-c363a1bf41d5',
+    );
+    expect(parseUserBind('https://graph.microsoft.com/v1.0/users/jacob@contoso.com')).toBe('jacob@contoso.com');
+  });
+
+  it("keeps a guest's #EXT# UPN whole in the quoted form", () => {
+    expect(
+      parseUserBind("https://graph.microsoft.com/v1.0/users('ana_fabrikam.com#EXT#@contoso.onmicrosoft.com')"),
+    ).toBe('ana_fabrikam.com#EXT#@contoso.onmicrosoft.com');
+  });
+
   it('refuses other hosts, versions and shapes', () => {
     expect(parseUserBind("https://localhost/v1.0/users('a')")).toBeUndefined();
     expect(parseUserBind("https://graph.microsoft.com/beta/users('a')")).toBeUndefined();
-    expect(parseUserBind('https://graph.microsoft.com/v1.0/users/a')).toBeUndefined();
+    expect(parseUserBind('https://graph.microsoft.com/v1.0/users/a/manager')).toBeUndefined();
+    expect(parseUserBind('https://graph.microsoft.com/v1.0/users/')).toBeUndefined();
+    // In a URL "#" starts a fragment: the key would be cut short, so the bind is not taken.
+    expect(
+      parseUserBind('https://graph.microsoft.com/v1.0/users/ana_fabrikam.com#EXT#@contoso.onmicrosoft.com'),
+    ).toBeUndefined();
     expect(parseUserBind("https://graph.microsoft.com/v1.0/users('')")).toBeUndefined();
     expect(parseUserBind("https://graph.microsoft.com/v1.0/users('a'b')")).toBeUndefined();
   });
