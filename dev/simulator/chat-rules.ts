@@ -72,7 +72,8 @@ export interface ChatMemberSpec {
   userId: string;
   tenantId: string;
   roles: MemberRole[];
-  email: string;
+  /** The user's mail (Graph's `email` on a chat member), not the UPN the caller named; null without a mailbox. */
+  email: string | null;
   displayName: string;
 }
 
@@ -288,7 +289,7 @@ function resolveMembers(
       userId: user.id,
       tenantId: user.tenantId,
       roles: [draft.role],
-      email: user.userPrincipalName,
+      email: user.mail,
       displayName: user.displayName,
     });
   }
