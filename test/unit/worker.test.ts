@@ -96,7 +96,11 @@ describe('worker', () => {
         chatType: 'group',
         topic: 'Welcome Ana',
         createdDateTime: now().toISOString(),
-        members: [{ email: 'ana@contoso.com' }, { email: 'MGR@contoso.com' }, { email: 'buddy@contoso.com' }],
+        members: [
+          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+          { userId: 'OID-MGR@contoso.com', email: 'manager@contoso.com' },
+          { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+        ],
       },
     ];
     // Act
@@ -119,7 +123,11 @@ describe('worker', () => {
     // Prepare: an earlier request made an identical chat (and owns it); this one's POST made one, answer lost.
     const { store, queue, graph, deps, now, advance } = setup();
     const request = await seed(store, groupBody, now());
-    const members = [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }];
+    const members = [
+      { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+      { userId: 'oid-mgr@contoso.com' },
+      { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+    ];
     const earlier = new Date(now().getTime() - 60_000).toISOString();
     await store.claimChat('19:twin@thread.v2', 'another-request');
     graph.createAnswers = [response(504, { error: { code: 'GatewayTimeout', message: 'slow' } })];
@@ -341,7 +349,11 @@ describe('giving up after unknown outcomes', () => {
         id: '19:made@thread.v2',
         chatType: 'group',
         topic: 'Welcome Ana',
-        members: [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }],
+        members: [
+          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+          { userId: 'oid-mgr@contoso.com' },
+          { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+        ],
       },
     ];
     const queued = await transition(store, failed, State.queued, { transientFailures: 0 }, now());
