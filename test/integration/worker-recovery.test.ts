@@ -162,3 +162,96 @@ describe('exactly once against real member data', () => {
     }
   });
 });
+
+describe('the filter-free listing is bounded', () => {
+  const bind = (user: string) => ({
+    '@odata.type': '#microsoft.graph.aadUserConversationMember' as const,
+    roles: ['owner' as const],
+    'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${user}')`,
+  });
+  const [D, E, F] = ['user901@contoso.com', 'user902@contoso.com', 'user903@contoso.com'];
+  const PAGE_LIMIT = 2;
+  let bounded: GraphChats;
+
+  beforeAll(async () => {
+    // More chats for each of D, E and F than PAGE_LIMIT pages of 50 hold (oldest first in the simulator).
+    for (let i = 0; i < PAGE_LIMIT * 50 + 1; i += 1) {
+      const answer = await svc.graph.createChat({
+        chatType: 'group',
+        topic: `Noise ${i}`,
+        members: [D, E, F].map(bind),
+      });
+      expect(answer).toMatchObject({ status: 201 });
+    }
+    const config = loadConfig(stack.env);
+    bounded = graphWithHastyPost(
+      new SdkGraphChats(createCredential(config.graph), config.graph, { unfilteredPageLimit: PAGE_LIMIT }),
+    );
+  });
+
+  it('stops at the bound for a member with many chats and finds the chat through the next member', async () => {
+    const topic = 'Bounded, second member';
+    const request = await seed({ chatType: 'group', topic, members: [D, 'user904@contoso.com', ANA.id] });
+    stack.sim.control.configure({ createdDateTimeFilter: 'refused' });
+    stack.sim.control.addFault({ match: POST_CHATS, phase: 'after', fault: { type: 'reset' } });
+    const start = lastSeq();
+
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps({ graph: bounded }))).toBe('retry');
+    expect(await nextAttempt(request.id, deps({ graph: bounded }))).toBe('adopted');
+
+    expect(chatsWithTopic(topic)).toHaveLength(1);
+    expect(postsSince(start)).toHaveLength(1);
+    const listings = listingsSince(start).map((r) => `${decodeURIComponent(r.path.split('/chats')[0]!)} ${r.status}`);
+    expect(listings).toEqual([
+      `/v1.0/users/${D} 400`,
+      ...Array.from({ length: PAGE_LIMIT }, () => `/v1.0/users/${D} 200`),
+      '/v1.0/users/user904@contoso.com 400',
+      '/v1.0/users/user904@contoso.com 200',
+    ]);
+  });
+
+  it('when every member listed is cut off by the bound: fails naming what to check, never posts again', async () => {
+    const topic = 'Bounded, all members';
+    const request = await seed({ chatType: 'group', topic, members: [D, E, F] });
+    stack.sim.control.configure({ createdDateTimeFilter: 'refused' });
+    stack.sim.control.addFault({ match: POST_CHATS, phase: 'after', fault: { type: 'reset' } });
+    const start = lastSeq();
+
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps({ graph: bounded }))).toBe('retry');
+    expect(await nextAttempt(request.id, deps({ graph: bounded }))).toBe('failed');
+
+    const failed = await row(request.id);
+    expect(failed.error).toMatchObject({ code: 'ChatLookupIncomplete', retryable: false });
+    expect(failed.error?.message).toContain('Look for the chat in Teams');
+    expect(failed.outcomeUnknownSince).toBeDefined();
+    expect(postsSince(start)).toHaveLength(1);
+    expect(chatsWithTopic(topic)).toHaveLength(1);
+    // Three members, each: the refused filter, then exactly PAGE_LIMIT pages.
+    expect(listingsSince(start)).toHaveLength(3 * (1 + PAGE_LIMIT));
+  });
+});
+
+describe('reading members needs User.ReadBasic.All', () => {
+  it('without it the request fails naming the permission, and Graph is not posted to again', async () => {
+    // Prepare: an app without the user-read role (a fresh credential, so a fresh token).
+    stack.sim.control.configure({ grantedRoles: ['Chat.Create', 'Chat.ReadBasic.All'] });
+    const config = loadConfig(stack.env);
+    const graph = new SdkGraphChats(createCredential(config.graph), config.graph);
+    const topic = 'No user read';
+    const request = await seed({ chatType: 'group', topic, members: [ANA.upn, 'user950@contoso.com', userId(951)] });
+    stack.sim.control.addFault({ match: POST_CHATS, phase: 'after', fault: { type: 'status', status: 502 } });
+    const start = lastSeq();
+
+    // Act
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps({ graph }))).toBe('retry');
+    expect(await nextAttempt(request.id, deps({ graph }))).toBe('failed');
+
+    // Assess
+    const failed = await row(request.id);
+    expect(failed.error).toMatchObject({ code: 'Authorization_RequestDenied', httpStatus: 403, retryable: false });
+    expect(failed.error?.message).toMatch(/User\.ReadBasic\.All.*Insufficient privileges/);
+    expect(failed.outcomeUnknownSince).toBeDefined();
+    expect(postsSince(start)).toHaveLength(1);
+    expect(chatsWithTopic(topic)).toHaveLength(1);
+  });
+});
