@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { UNFILTERED_PAGE_LIMIT } from './graph-client';
 import type { ChatSummary, GraphAnswer, GraphChats } from './graph-client';
 import {
@@ -490,20 +491,25 @@ export function sameMembers(chat: Pick<ChatSummary, 'members'>, wanted: readonly
 
 type Resolution = { kind: 'resolved' } | { kind: 'absent' } | { kind: 'error'; answer: GraphAnswer };
 
+/** User reads in flight at once while resolving members: a 200-member chat takes 20 rounds, not 200. */
+const USER_READ_CONCURRENCY = 10;
+
 /** Gives every member of this tenant named by UPN its object id (each UPN read once per attempt). */
 async function resolveMemberIds(wanted: WantedMember[], deps: WorkerDeps): Promise<Resolution> {
-  for (const member of wanted) {
-    if (member.id !== undefined || member.federated) continue;
-    const lookup = await deps.graph.getUserId(member.reference);
+  const limit = pLimit(USER_READ_CONCURRENCY);
+  const unresolved = wanted.filter((m) => m.id === undefined && !m.federated);
+  const lookups = await Promise.all(unresolved.map((m) => limit(() => deps.graph.getUserId(m.reference))));
+  let failed: GraphAnswer | undefined;
+  for (const [index, lookup] of lookups.entries()) {
     if (lookup.ok) {
-      member.id = lookup.id.toLowerCase();
+      (unresolved[index] as WantedMember).id = lookup.id.toLowerCase();
       continue;
     }
     // Not in the directory: Graph cannot have made a chat with this user, and will not make one now.
     if (lookup.notFound) return { kind: 'absent' };
-    return { kind: 'error', answer: lookup.answer };
+    failed ??= lookup.answer;
   }
-  return { kind: 'resolved' };
+  return failed ? { kind: 'error', answer: failed } : { kind: 'resolved' };
 }
 
 /**

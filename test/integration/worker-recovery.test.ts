@@ -255,3 +255,26 @@ describe('reading members needs User.ReadBasic.All', () => {
     expect(chatsWithTopic(topic)).toHaveLength(1);
   });
 });
+
+describe('a member the directory no longer knows by that UPN', () => {
+  it('is not resolved, so the chat is not adopted; posting again is refused by Graph too: still one chat', async () => {
+    // Prepare: a member renamed after Graph made the chat whose answer was lost.
+    const ZOE = 'e1b7a6c5-9f80-4a0e-b2c3-5e6f708192a3';
+    stack.sim.control.upsertUsers({ id: ZOE, userPrincipalName: 'zoe@contoso.com', mail: 'zoe.ramos@contoso.com' });
+    const topic = 'Renamed member';
+    const request = await seed({ chatType: 'group', topic, members: [ANA.upn, 'zoe@contoso.com', userId(961)] });
+    stack.sim.control.addFault({ match: POST_CHATS, phase: 'after', fault: { type: 'reset' } });
+    const start = lastSeq();
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps())).toBe('retry');
+    stack.sim.control.upsertUsers({ id: ZOE, userPrincipalName: 'zoe.ramos@contoso.onmicrosoft.com' });
+
+    // Act: the lookup finds a lookalike chat, but the UPN is not in the directory any more.
+    expect(await nextAttempt(request.id, deps())).toBe('retry');
+
+    // Assess: Graph refused the second POST (404, retried for the new-hire grace); one chat.
+    expect(userLookupsSince(start).map((r) => r.status)).toContain(404);
+    expect(postsSince(start).map((r) => r.status)).toEqual([null, 404]); // null: the reset answer
+    expect(chatsWithTopic(topic)).toHaveLength(1);
+    expect((await row(request.id)).error).toMatchObject({ code: 'NotFound' });
+  });
+});
