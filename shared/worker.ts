@@ -534,6 +534,9 @@ async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<
     if (listing.filterRefused) deps.log('info', 'graph.listUserChats.filterRefused', fields);
     const candidates = listing.chats.filter((chat) => !seen.has(chat.id) && sameShape(chat, topic, wanted.length));
     if (candidates.length > 0 && !resolved) {
+      // A member whose tenantId is the chats' own tenant (ours) is not another organisation's: read its id too.
+      const home = candidates[0]?.tenantId?.toLowerCase();
+      for (const m of wanted) if (m.federated && home !== undefined && m.tenantId === home) m.federated = false;
       const resolution = await resolveMemberIds(wanted, deps);
       if (resolution.kind === 'error') return { kind: 'error', answer: resolution.answer, call: 'getUser' };
       if (resolution.kind === 'absent') return { kind: 'none' };
