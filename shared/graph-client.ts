@@ -64,15 +64,27 @@ export interface ChatSummary {
   members: { userId?: string; email?: string; tenantId?: string }[];
 }
 
+/** A user's chats as far as they were listed: `complete` false when the page bound stopped the listing. */
+export type ChatListing =
+  { ok: true; chats: ChatSummary[]; complete: boolean; filterRefused: boolean } | { ok: false; answer: GraphAnswer };
+
+export type UserIdLookup =
+  | { ok: true; id: string }
+  /** `notFound`: the directory has no such user (404). */
+  | { ok: false; notFound: boolean; answer: GraphAnswer };
+
 export interface GraphChats {
   createChat(body: GraphCreateChatBody, clientRequestId?: string): Promise<GraphAnswer>;
   getOperation(location: string): Promise<GraphAnswer>;
   getChat(chatId: string): Promise<GraphAnswer>;
-  /** Group chats of one member created at or after `since` (bounded pages), for adopting a chat we may have made. */
-  listUserChats(
-    user: string,
-    since: Date,
-  ): Promise<{ ok: true; chats: ChatSummary[] } | { ok: false; answer: GraphAnswer }>;
+  /**
+   * Group chats of one member (UPN or object id) created at or after `since`, with their members, for adopting
+   * a chat we may have made. Asks Graph to filter; when Graph refuses the filter (400), lists without one, a
+   * bounded number of pages, and filters here.
+   */
+  listUserChats(user: string, since: Date): Promise<ChatListing>;
+  /** The object id of a user named by UPN (or id): `GET /users/{user}?$select=id` (needs User.ReadBasic.All). */
+  getUserId(user: string): Promise<UserIdLookup>;
   /** Absolute URL of an operation from Graph's relative Location header. */
   resolveLocation(location: string): string;
 }
@@ -129,12 +141,23 @@ function trustAgent(extraCa: string): HttpsAgent {
 export interface GraphClientOptions {
   /** Per call; a POST that times out is ambiguous (the chat may exist). Default GRAPH_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Pages of a member's chats listed without a filter before giving up on that member. Default UNFILTERED_PAGE_LIMIT. */
+  unfilteredPageLimit?: number;
 }
+
+/** Pages (50 chats each) of one member's group chats since the attempt, when Graph filters them. */
+export const FILTERED_PAGE_LIMIT = 10;
+/**
+ * Pages (50 chats each, every type, oldest or newest first: Graph does not say) of one member's chats listed
+ * without a filter, when Graph refuses the createdDateTime filter: 1000 chats.
+ */
+export const UNFILTERED_PAGE_LIMIT = 20;
 
 export class SdkGraphChats implements GraphChats {
   private readonly client: Client;
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly unfilteredPageLimit: number;
 
   constructor(
     private readonly credential: TokenCredential,
@@ -143,6 +166,7 @@ export class SdkGraphChats implements GraphChats {
   ) {
     this.baseUrl = config.baseUrl;
     this.timeoutMs = options.timeoutMs ?? GRAPH_TIMEOUT_MS;
+    this.unfilteredPageLimit = Math.max(1, Math.floor(options.unfilteredPageLimit ?? UNFILTERED_PAGE_LIMIT));
     const auth = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] }),
     );
@@ -176,25 +200,54 @@ export class SdkGraphChats implements GraphChats {
     return this.call('GET', `/chats/${segment}`, randomUUID());
   }
 
-  async listUserChats(
-    user: string,
-    since: Date,
-  ): Promise<{ ok: true; chats: ChatSummary[] } | { ok: false; answer: GraphAnswer }> {
+  async listUserChats(user: string, since: Date): Promise<ChatListing> {
     const segment = pathSegment(user);
     if (segment === undefined) return { ok: false, answer: refusedLocally('user', user) };
     const filter = `chatType eq 'group' and createdDateTime ge ${since.toISOString()}`;
-    let path: string | undefined =
-      `/users/${segment}/chats?$filter=${encodeURIComponent(filter)}&$expand=members&$top=50`;
+    const filtered = await this.listPages(
+      `/users/${segment}/chats?$filter=${encodeURIComponent(filter)}&$expand=members&$top=50`,
+      FILTERED_PAGE_LIMIT,
+    );
+    // Which filters list-chats takes is not documented, and Teams endpoints refuse some operators on
+    // createdDateTime with a 400. Then list without a filter, a bounded number of pages, and filter here.
+    const refused = !filtered.ok && filtered.answer.kind === 'response' && filtered.answer.status === 400;
+    const listed = refused
+      ? await this.listPages(`/users/${segment}/chats?$expand=members&$top=50`, this.unfilteredPageLimit)
+      : filtered;
+    if (!listed.ok) return listed;
+    const chats = listed.chats.filter(
+      // A chat without a readable createdDateTime is kept: the members and topic still have to match.
+      (chat) => chat.chatType === 'group' && !(Date.parse(chat.createdDateTime ?? '') < since.getTime()),
+    );
+    return { ok: true, chats, complete: listed.complete, filterRefused: refused };
+  }
+
+  async getUserId(user: string): Promise<UserIdLookup> {
+    const segment = pathSegment(user);
+    if (segment === undefined) return { ok: false, notFound: false, answer: refusedLocally('user', user) };
+    const answer = await this.call('GET', `/users/${segment}?$select=id`, randomUUID());
+    if (answer.kind === 'response' && answer.status === 200) {
+      const id = (answer.body as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string' && id !== '') return { ok: true, id };
+    }
+    return { ok: false, notFound: answer.kind === 'response' && answer.status === 404, answer };
+  }
+
+  /** Follows nextLinks for at most `limit` pages; `complete` says whether the listing reached its end. */
+  private async listPages(
+    first: string,
+    limit: number,
+  ): Promise<{ ok: true; chats: ChatSummary[]; complete: boolean } | { ok: false; answer: GraphAnswer }> {
     const chats: ChatSummary[] = [];
-    // Bounded: a member with more new group chats than this in the window is not a new hire.
-    for (let page = 0; path && page < 10; page += 1) {
+    let path: string | undefined = first;
+    for (let page = 0; path && page < limit; page += 1) {
       const answer = await this.call('GET', path, randomUUID());
       if (answer.kind !== 'response' || answer.status !== 200) return { ok: false, answer };
       const body = answer.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
       for (const raw of body?.value ?? []) chats.push(toChatSummary(raw));
       path = body?.['@odata.nextLink'];
     }
-    return { ok: true, chats };
+    return { ok: true, chats, complete: !path };
   }
 
   resolveLocation(location: string): string {

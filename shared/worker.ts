@@ -1,3 +1,5 @@
+import pLimit from 'p-limit';
+import { UNFILTERED_PAGE_LIMIT } from './graph-client';
 import type { ChatSummary, GraphAnswer, GraphChats } from './graph-client';
 import {
   chatIdFromLocation,
@@ -166,14 +168,23 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
       return 'adopted';
     }
     if (found.kind === 'error') {
-      const outcome = decideLookupOutcome(found.answer, context(request, deps, now, random));
+      const decided = decideLookupOutcome(found.answer, context(request, deps, now, random));
+      const outcome = found.call === 'getUser' ? userLookupOutcome(decided, found.answer) : decided;
       await recordGateOutcome(outcome, deps);
-      deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.listUserChats', {
-        ...fields,
-        ...answerFields(found.answer),
-        outcome: outcome.kind,
-      });
+      deps.log(
+        outcome.kind === 'failed' ? 'warn' : 'info',
+        found.call === 'getUser' ? 'graph.getUser' : 'graph.listUserChats',
+        {
+          ...fields,
+          ...answerFields(found.answer),
+          outcome: outcome.kind,
+        },
+      );
       return applyOutcome(owned, outcome, deps, now, true);
+    }
+    if (found.kind === 'incomplete') {
+      deps.log('warn', 'chat.lookupIncomplete', { ...fields, membersListed: found.membersListed });
+      return applyOutcome(owned, lookupIncomplete(found.membersListed), deps, now, true);
     }
     deps.log('info', 'chat.notFoundEarlier', fields);
   }
@@ -187,6 +198,40 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
     outcome: outcome.kind,
   });
   return applyOutcome(owned, outcome, deps, now, false);
+}
+
+/** A refused `GET /users/{upn}` names the permission it needs, not the chat-listing one. */
+function userLookupOutcome(outcome: CreateOutcome, answer: GraphAnswer): CreateOutcome {
+  if (outcome.kind !== 'failed' || answer.kind !== 'response') return outcome;
+  const graph = outcome.error.message.replace(/^.*Graph: /s, '');
+  const why =
+    answer.status === 403
+      ? 'Graph refused to read a member by UPN: the app needs User.ReadBasic.All (application, admin consent)'
+      : `Graph refused to read a member by UPN (${answer.status})`;
+  return {
+    ...outcome,
+    error: {
+      ...outcome.error,
+      message: `${why}. Chat members are listed by object id, so members named by UPN are resolved to check whether an earlier attempt whose outcome is unknown made the chat. Graph: ${graph}`,
+    },
+  };
+}
+
+/**
+ * Every member listed has more chats than the bound and none of those is ours: the chat may exist further
+ * on. Posting again could make a second chat, so the request fails, naming what to check; the unknown
+ * outcome stays marked, so an ops retry looks again first.
+ */
+function lookupIncomplete(membersListed: number): CreateOutcome {
+  return {
+    kind: 'failed',
+    outcomeUnknown: true,
+    error: {
+      code: 'ChatLookupIncomplete',
+      retryable: false,
+      message: `Graph may have made this chat in an earlier attempt whose answer was lost, and it could not be confirmed: each of the ${membersListed} member(s) listed has more chats than the lookup reads (up to ${UNFILTERED_PAGE_LIMIT * 50} when Graph refuses to filter them by creation time). Look for the chat in Teams (same topic and members); if it is not there, submit the request again under a new externalId.`,
+    },
+  };
 }
 
 /** What Graph accepted and refused feeds the shared rate (AIMD) and pause. */
@@ -366,42 +411,149 @@ async function finish(
   if (deps.onFinal) await deps.onFinal(done.value);
 }
 
-type Lookup = { kind: 'found'; chat: ChatSummary } | { kind: 'none' } | { kind: 'error'; answer: GraphAnswer };
+type Lookup =
+  | { kind: 'found'; chat: ChatSummary }
+  | { kind: 'none' }
+  /** Graph refused or failed a call of the lookup: listing a member's chats, or reading a member's object id. */
+  | { kind: 'error'; answer: GraphAnswer; call: 'listChats' | 'getUser' }
+  /** Every member listed has more chats than the listing's bound, and none of those listed is ours. */
+  | { kind: 'incomplete'; membersListed: number };
 
 /** Graph lists at most this many members per chat with $expand=members. */
 const EXPANDED_MEMBERS_CAP = 25;
+/** Members of this tenant whose chats are listed, one after another, while each listing ends at its page bound. */
+export const MAX_LISTED_MEMBERS = 3;
 
-/** Looks for a group chat an earlier attempt may have made: same type, topic and members, created since. */
-async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<Lookup> {
-  const since = new Date(dateMs(request.outcomeUnknownSince) - LOOKUP_SKEW_MS);
-  const members = request.graphBody.members.map((m) => ({
-    user: (userFromBind(m['user@odata.bind']) ?? '').toLowerCase(),
-    federated: Boolean(m.tenantId),
-  }));
-  const wanted = new Set(members.map((m) => m.user));
-  // A member of this tenant: the app cannot list a federated user's chats.
-  const listed = members.find((m) => !m.federated) ?? members[0];
-  const result = await deps.graph.listUserChats(listed?.user ?? '', since);
-  if (!result.ok) return { kind: 'error', answer: result.answer };
-  const topic = request.graphBody.topic ?? null;
-  const matches = result.chats.filter((chat) => {
-    if (chat.chatType !== 'group' || (chat.topic ?? null) !== topic) return false;
-    // Graph expands at most 25 members: then every listed member must be one of ours.
-    if (chat.members.length !== Math.min(wanted.size, EXPANDED_MEMBERS_CAP)) return false;
-    const have = chat.members.map((m) => [m.userId?.toLowerCase(), m.email?.toLowerCase()]);
-    const listedAreOurs = have.every((ids) => ids.some((id) => id !== undefined && wanted.has(id)));
-    if (wanted.size > EXPANDED_MEMBERS_CAP) return listedAreOurs;
-    const haveIds = new Set(have.flat().filter((id): id is string => id !== undefined));
-    return listedAreOurs && [...wanted].every((user) => haveIds.has(user));
+/**
+ * A member of the request as the lookup matches it. Graph lists a chat's members with `userId` = object id and
+ * `email` = mail (often not the UPN), so members named by UPN are matched by the object id the directory gives
+ * for the UPN; another organisation's users named by UPN cannot be read here, and are matched by mail or tenant.
+ */
+export interface WantedMember {
+  /** The id or UPN of the bind, lower-cased. */
+  reference: string;
+  /** The object id, lower-cased, once known. */
+  id?: string;
+  /** Another organisation's tenant, lower-cased. */
+  tenantId?: string;
+  federated: boolean;
+}
+
+function wantedMembers(request: ChatRequest): WantedMember[] {
+  return request.graphBody.members.map((m) => {
+    const reference = (userFromBind(m['user@odata.bind']) ?? '').toLowerCase();
+    const federated = Boolean(m.tenantId);
+    return {
+      reference,
+      ...(reference.includes('@') ? {} : { id: reference }),
+      ...(federated ? { tenantId: String(m.tenantId).toLowerCase() } : {}),
+      federated,
+    };
   });
-  // Identical chats can belong to other requests: try the likeliest first (the first made after our attempt
-  // began, then those just before it, within clock skew), and take only one no other request owns.
-  for (const chat of orderCandidates(matches, dateMs(request.outcomeUnknownSince))) {
-    const owner = await deps.store.claimChat(chat.id, request.id);
-    if (owner === request.id) return { kind: 'found', chat };
-    deps.log('info', 'chat.skippedOwned', { requestId: request.id, attempt: request.attempts, chatId: chat.id, owner });
+}
+
+/** Same type, topic and (expanded) member count: worth resolving the members for. */
+function sameShape(chat: ChatSummary, topic: string | null, memberCount: number): boolean {
+  return (
+    chat.chatType === 'group' &&
+    (chat.topic ?? null) === topic &&
+    chat.members.length === Math.min(memberCount, EXPANDED_MEMBERS_CAP)
+  );
+}
+
+/**
+ * Whether a listed chat's members are the request's: by object id first; members without a known object id
+ * (another organisation's, named by UPN) by mail, else by their tenant. Graph expands at most 25 members:
+ * beyond that, every listed member must be one of ours.
+ */
+export function sameMembers(chat: Pick<ChatSummary, 'members'>, wanted: readonly WantedMember[]): boolean {
+  const left = [...wanted];
+  const take = (test: (w: WantedMember) => boolean): boolean => {
+    const index = left.findIndex(test);
+    if (index < 0) return false;
+    left.splice(index, 1);
+    return true;
+  };
+  const byId = chat.members.filter((m) => {
+    const userId = m.userId?.toLowerCase();
+    return !(userId && take((w) => w.id === userId));
+  });
+  const byMail = byId.filter((m) => {
+    const email = m.email?.toLowerCase();
+    return !(email && take((w) => w.id === undefined && w.reference === email));
+  });
+  for (const member of byMail) {
+    const tenantId = member.tenantId?.toLowerCase();
+    if (!(tenantId && take((w) => w.id === undefined && w.tenantId === tenantId))) return false;
   }
-  return { kind: 'none' };
+  return wanted.length > EXPANDED_MEMBERS_CAP || left.length === 0;
+}
+
+type Resolution = { kind: 'resolved' } | { kind: 'absent' } | { kind: 'error'; answer: GraphAnswer };
+
+/** User reads in flight at once while resolving members: a 200-member chat takes 20 rounds, not 200. */
+const USER_READ_CONCURRENCY = 10;
+
+/** Gives every member of this tenant named by UPN its object id (each UPN read once per attempt). */
+async function resolveMemberIds(wanted: WantedMember[], deps: WorkerDeps): Promise<Resolution> {
+  const limit = pLimit(USER_READ_CONCURRENCY);
+  const unresolved = wanted.filter((m) => m.id === undefined && !m.federated);
+  const lookups = await Promise.all(unresolved.map((m) => limit(() => deps.graph.getUserId(m.reference))));
+  let failed: GraphAnswer | undefined;
+  for (const [index, lookup] of lookups.entries()) {
+    if (lookup.ok) {
+      (unresolved[index] as WantedMember).id = lookup.id.toLowerCase();
+      continue;
+    }
+    // Not in the directory: Graph cannot have made a chat with this user, and will not make one now.
+    if (lookup.notFound) return { kind: 'absent' };
+    failed ??= lookup.answer;
+  }
+  return failed ? { kind: 'error', answer: failed } : { kind: 'resolved' };
+}
+
+/**
+ * Looks for a group chat an earlier attempt may have made: same type, topic and members, created since.
+ * Lists a member of this tenant (the app cannot list another organisation's user); if that listing stopped at
+ * its page bound without finding the chat (Graph refused the date filter and the member has many chats), the
+ * next member, up to MAX_LISTED_MEMBERS. The body sent to Graph is never changed: ids are only compared.
+ */
+async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<Lookup> {
+  const fields = { requestId: request.id, attempt: request.attempts };
+  const unknownSince = dateMs(request.outcomeUnknownSince);
+  const since = new Date(unknownSince - LOOKUP_SKEW_MS);
+  const wanted = wantedMembers(request);
+  const inTenant = wanted.filter((m) => !m.federated);
+  const listed = (inTenant.length > 0 ? inTenant : wanted).slice(0, MAX_LISTED_MEMBERS);
+  const topic = request.graphBody.topic ?? null;
+  let resolved = false;
+  const seen = new Set<string>();
+  for (const member of listed) {
+    const listing = await deps.graph.listUserChats(member.id ?? member.reference, since);
+    if (!listing.ok) return { kind: 'error', answer: listing.answer, call: 'listChats' };
+    if (listing.filterRefused) deps.log('info', 'graph.listUserChats.filterRefused', fields);
+    const candidates = listing.chats.filter((chat) => !seen.has(chat.id) && sameShape(chat, topic, wanted.length));
+    if (candidates.length > 0 && !resolved) {
+      // A member whose tenantId is the chats' own tenant (ours) is not another organisation's: read its id too.
+      const home = candidates[0]?.tenantId?.toLowerCase();
+      for (const m of wanted) if (m.federated && home !== undefined && m.tenantId === home) m.federated = false;
+      const resolution = await resolveMemberIds(wanted, deps);
+      if (resolution.kind === 'error') return { kind: 'error', answer: resolution.answer, call: 'getUser' };
+      if (resolution.kind === 'absent') return { kind: 'none' };
+      resolved = true;
+    }
+    const matches = candidates.filter((chat) => sameMembers(chat, wanted));
+    // Identical chats can belong to other requests: try the likeliest first (the first made after our attempt
+    // began, then those just before it, within clock skew), and take only one no other request owns.
+    for (const chat of orderCandidates(matches, unknownSince)) {
+      const owner = await deps.store.claimChat(chat.id, request.id);
+      if (owner === request.id) return { kind: 'found', chat };
+      deps.log('info', 'chat.skippedOwned', { ...fields, chatId: chat.id, owner });
+    }
+    for (const chat of candidates) seen.add(chat.id);
+    if (listing.complete) return { kind: 'none' };
+  }
+  return { kind: 'incomplete', membersListed: listed.length };
 }
 
 /** Chats made at or after `since` (oldest first), then the ones before it (newest first). */

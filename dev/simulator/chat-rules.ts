@@ -74,7 +74,8 @@ export interface ChatMemberSpec {
   userId: string;
   tenantId: string;
   roles: MemberRole[];
-  email: string;
+  /** The user's mail (Graph's `email` on a chat member), not the UPN the caller named; null without a mailbox. */
+  email: string | null;
   displayName: string;
 }
 
@@ -292,7 +293,7 @@ function resolveMembers(
       userId: user.id,
       tenantId: user.tenantId,
       roles: [draft.role],
-      email: user.userPrincipalName,
+      email: user.mail,
       displayName: user.displayName,
     });
   }

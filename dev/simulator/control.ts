@@ -42,6 +42,8 @@ export interface SimulatorConfigPatch {
   grantedRoles?: string[];
   newHireReplicationSeconds?: number;
   requestLogLimit?: number;
+  /** `refused`: list-chats answers 400 to any `$filter` on `createdDateTime`, as Teams endpoints do for some operators. */
+  createdDateTimeFilter?: 'accepted' | 'refused';
 }
 
 export type OperationFateInput = NonNullable<SimulatorConfigPatch['defaultOperationFate']>;

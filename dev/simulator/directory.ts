@@ -3,8 +3,14 @@ import { guidFromName } from './seeded-random';
 /** The simulated Entra directory: the users chats can be made with, including the people of the docs' examples. */
 
 export interface DirectoryUser {
+  /** The object id (a GUID): what Graph puts in a chat member's `userId` and in one-on-one chat ids. */
   id: string;
   userPrincipalName: string;
+  /**
+   * The mail address, which Graph shows as a chat member's `email`. Often not the UPN (UPN
+   * `ana@contoso.onmicrosoft.com`, mail `ana.silva@contoso.com`); null for a user without a mailbox.
+   */
+  mail: string | null;
   displayName: string;
   /** A Teams licence; without one Graph answers 403 when the user is added to a chat. */
   licensed: boolean;
@@ -17,6 +23,8 @@ export interface DirectoryUser {
 export interface DirectoryUserInput {
   id?: string;
   userPrincipalName: string;
+  /** Default: the user's UPN (a new user), or the mail it had (an update); null: no mailbox. */
+  mail?: string | null;
   displayName?: string;
   licensed?: boolean;
   guest?: boolean;
@@ -28,6 +36,7 @@ export interface ResolvedUser {
   id: string;
   tenantId: string;
   userPrincipalName: string;
+  mail: string | null;
   displayName: string;
   guest: boolean;
   federated: boolean;
@@ -44,6 +53,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '8b081ef6-4792-4def-b2c9-c363a1bf41d5',
     userPrincipalName: 'megan@contoso.com',
+    mail: 'megan@contoso.com',
     displayName: 'Megan Bowen',
     licensed: true,
     guest: false,
@@ -51,6 +61,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '82af01c5-f7cc-4a2e-a728-3a5df21afd9d',
     userPrincipalName: 'lee@contoso.com',
+    mail: 'lee@contoso.com',
     displayName: 'Lee Gu',
     licensed: true,
     guest: false,
@@ -59,6 +70,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '82fe7758-5bb3-4f0d-a43f-e555fd399c6f',
     userPrincipalName: 'jacob@contoso.com',
+    mail: 'jacob@contoso.com',
     displayName: 'Jacob Hancock',
     licensed: true,
     guest: false,
@@ -66,6 +78,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca',
     userPrincipalName: 'alex@contoso.com',
+    mail: 'alex@contoso.com',
     displayName: 'Alex Wilber',
     licensed: true,
     guest: false,
@@ -73,6 +86,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '3626a173-f2bc-4883-bcf7-01514c3bfb82',
     userPrincipalName: 'diego@contoso.com',
+    mail: 'diego@contoso.com',
     displayName: 'Diego Siciliani',
     licensed: true,
     guest: false,
@@ -80,6 +94,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '4b822dfc-2864-44e6-aa1e-7e0e8552168f',
     userPrincipalName: 'isaiah@contoso.com',
+    mail: 'isaiah@contoso.com',
     displayName: 'Isaiah Langer',
     licensed: true,
     guest: false,
@@ -87,6 +102,7 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: '6d1e1501-7a3d-45b7-b71b-68d372e5ce14',
     userPrincipalName: 'nestor@contoso.com',
+    mail: 'nestor@contoso.com',
     displayName: 'Nestor Wilke',
     licensed: true,
     guest: false,
@@ -95,6 +111,8 @@ export const DOC_USERS: readonly DirectoryUser[] = [
     // Not hex, exactly as the docs spell it; ids are matched as text.
     id: '8ba98gf6-7fc2-4eb2-c7f2-aef9f21fd98g',
     userPrincipalName: 'pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com',
+    // A guest's mail is the address at home, not the #EXT# UPN.
+    mail: 'pradeep@fabrikam.com',
     displayName: 'Pradeep Gupta (Fabrikam)',
     licensed: true,
     guest: true,
@@ -102,8 +120,49 @@ export const DOC_USERS: readonly DirectoryUser[] = [
   {
     id: 'b7a3f2c1-0d4e-4f5a-9b6c-7d8e9f0a1b2c',
     userPrincipalName: 'unlicensed@contoso.com',
+    mail: 'unlicensed@contoso.com',
     displayName: 'Unlicensed Ursula',
     licensed: false,
+    guest: false,
+  },
+];
+
+/**
+ * People shaped as real tenants have them: the UPN on the initial `onmicrosoft.com` domain (or an employee
+ * number), the mail on the vanity domain, so a chat member's `email` is not the UPN the caller named. One has
+ * no mailbox (`mail` null, as for a user without an Exchange licence).
+ */
+export const MAIL_USERS: readonly DirectoryUser[] = [
+  {
+    id: 'a7f3c2e1-5b4d-4c6a-9e8f-1a2b3c4d5e6f',
+    userPrincipalName: 'ana@contoso.onmicrosoft.com',
+    mail: 'ana.silva@contoso.com',
+    displayName: 'Ana Silva',
+    licensed: true,
+    guest: false,
+  },
+  {
+    id: 'b8e4d3f2-6c5e-4d7b-8f90-2b3c4d5e6f70',
+    userPrincipalName: 'bruno@contoso.onmicrosoft.com',
+    mail: 'bruno.costa@contoso.com',
+    displayName: 'Bruno Costa',
+    licensed: true,
+    guest: false,
+  },
+  {
+    id: 'c9f5e4a3-7d6f-4e8c-90a1-3c4d5e6f7081',
+    userPrincipalName: 'e10442@contoso.com',
+    mail: 'carla.mendes@contoso.com',
+    displayName: 'Carla Mendes',
+    licensed: true,
+    guest: false,
+  },
+  {
+    id: 'd0a6f5b4-8e70-4f9d-a1b2-4d5e6f708192',
+    userPrincipalName: 'dario@contoso.onmicrosoft.com',
+    mail: null,
+    displayName: 'Dario (no mailbox)',
+    licensed: true,
     guest: false,
   },
 ];
@@ -120,6 +179,11 @@ const PATTERN_ID = /^5e00000([0-3])-0000-4000-8000-(\d{12})$/i;
 
 function patternUpn(kind: PatternKind, n: number): string {
   return kind === 'guest' ? `guest${n}_fabrikam.com#EXT#@contoso.onmicrosoft.com` : `${kind}${n}@contoso.com`;
+}
+
+/** Generated people's mail is not their UPN, as in most real tenants; guests' mail is their address at home. */
+function patternMail(kind: PatternKind, n: number): string {
+  return kind === 'guest' ? `guest${n}@fabrikam.com` : `${kind}${n}.mail@contoso.com`;
 }
 
 function patternId(kind: PatternKind, n: number): string {
@@ -181,7 +245,7 @@ export class Directory {
     this.byUpn.clear();
     this.federatedTenants.clear();
     this.federatedTenants.add(DOC_FEDERATED_TENANT_ID);
-    for (const user of DOC_USERS) this.store({ ...user });
+    for (const user of [...DOC_USERS, ...MAIL_USERS]) this.store({ ...user });
   }
 
   addFederatedTenant(tenantId: string): void {
@@ -197,12 +261,20 @@ export class Directory {
     if (typeof input.userPrincipalName !== 'string' || !input.userPrincipalName.includes('@')) {
       throw new TypeError('userPrincipalName (containing @) is required');
     }
+    if (
+      input.mail !== undefined &&
+      input.mail !== null &&
+      (typeof input.mail !== 'string' || !input.mail.includes('@'))
+    ) {
+      throw new TypeError('mail must be an address (containing @) or null');
+    }
     const existing =
       (input.id ? this.byId.get(input.id.toLowerCase()) : undefined) ??
       this.byUpn.get(input.userPrincipalName.toLowerCase());
     const user: DirectoryUser = {
       id: input.id ?? existing?.id ?? guidFromName(`user:${input.userPrincipalName.toLowerCase()}`),
       userPrincipalName: input.userPrincipalName,
+      mail: input.mail !== undefined ? input.mail : existing ? existing.mail : input.userPrincipalName,
       displayName:
         input.displayName ?? existing?.displayName ?? input.userPrincipalName.split('@')[0] ?? input.userPrincipalName,
       licensed: input.licensed ?? existing?.licensed ?? true,
@@ -231,6 +303,7 @@ export class Directory {
     const user: DirectoryUser = {
       id: patternId(pattern.kind, pattern.n),
       userPrincipalName: patternUpn(pattern.kind, pattern.n),
+      mail: patternMail(pattern.kind, pattern.n),
       displayName: `${pattern.kind} ${pattern.n}`,
       licensed: pattern.kind !== 'unlicensed',
       guest: pattern.kind === 'guest',
@@ -252,6 +325,8 @@ export class Directory {
           id: id.toLowerCase(),
           tenantId: tenantId.toLowerCase(),
           userPrincipalName: reference.includes('@') ? reference : '',
+          // What Teams shows for another organisation's user is not documented: the harsher case, no mail.
+          mail: null,
           displayName: '',
           guest: false,
           federated: true,
@@ -267,6 +342,7 @@ export class Directory {
         id: user.id,
         tenantId: this.options.homeTenantId,
         userPrincipalName: user.userPrincipalName,
+        mail: user.mail,
         displayName: user.displayName,
         guest: user.guest,
         federated: false,

@@ -8,7 +8,7 @@ import { ClientCredentialCertificate } from './tls';
 
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
 const GRAPH_RESOURCE_APP_ID = '00000003-0000-0000-c000-000000000000';
-export const GRAPH_APP_ROLES = ['Chat.Create', 'Chat.ReadBasic.All'] as const;
+export const GRAPH_APP_ROLES = ['Chat.Create', 'Chat.ReadBasic.All', 'User.ReadBasic.All'] as const;
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 export type RegisteredApp =

@@ -45,6 +45,7 @@ export function handleGraphCall(call: GraphCall, authorization: string | undefin
   const route = routeChatCall(call, deps);
   if (!('run' in route)) return route;
   if (!route.requiredRoles.some((role) => check.claims.roles.includes(role))) {
+    if (route.forbidden) return graphError(403, route.forbidden.code, route.forbidden.message, call.ids);
     return graphError(
       403,
       'Forbidden',

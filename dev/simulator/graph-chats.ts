@@ -35,16 +35,51 @@ export interface ChatEndpointsDeps {
   store: ChatStore;
   operationTimings(): OperationTimings;
   defaultOperationFate(): OperationFate;
+  createdDateTimeFilter(): 'accepted' | 'refused';
 }
 
 /** A resolved route; the gateway checks app roles before running it. */
 export interface ChatRoute {
   requiredRoles: readonly string[];
+  /** The answer when the token has none of the roles, where the service behind the route words it its own way. */
+  forbidden?: { code: string; message: string };
   run(): SimAnswer;
 }
 
 const READ_ROLES = ['Chat.ReadBasic.All', 'Chat.Read.All', 'Chat.ReadWrite.All'] as const;
 const CREATE_ROLES = ['Chat.Create', 'Chat.ReadWrite.All'] as const;
+/** Application permissions that can read a user by id or UPN (least privileged first). */
+const USER_READ_ROLES = [
+  'User.ReadBasic.All',
+  'User.Read.All',
+  'User.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+] as const;
+/** Properties `GET /users/{id}` returns without `$select` (Graph's default set) and the ones `$select` may name. */
+const USER_DEFAULT_PROPERTIES = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+] as const;
+const USER_SELECTABLE = new Set<string>([...USER_DEFAULT_PROPERTIES, 'userType', 'accountEnabled']);
+/** OData's names for the comparison operators, as Graph's $filter errors spell them. */
+const OPERATION_KIND: Record<string, string> = {
+  eq: 'Equal',
+  ne: 'NotEqual',
+  gt: 'GreaterThan',
+  ge: 'GreaterThanOrEqual',
+  lt: 'LessThan',
+  le: 'LessThanOrEqual',
+};
 const NAVIGATIONS = new Set(['chats', 'operations', 'users']);
 
 /** Turns `chats/{id}` into the keyed form `chats('{id}')`, so both spellings route the same. */
@@ -104,6 +139,7 @@ function memberResource(chat: StoredChat, member: StoredChat['members'][number])
     displayName: member.displayName,
     visibleHistoryStartDateTime: '0001-01-01T00:00:00Z',
     userId: member.userId,
+    // The mail address, not the UPN; null when the user has none.
     email: member.email,
     tenantId: member.tenantId,
   };
@@ -164,6 +200,15 @@ export function routeChatCall(call: GraphCall, deps: ChatEndpointsDeps): ChatRou
   ) {
     if (method !== 'GET') return notAllowed();
     return { requiredRoles: READ_ROLES, run: () => listUserChats(first.key as string, call, deps) };
+  }
+  if (first?.name === 'users' && first.key !== undefined && s.length === 1) {
+    if (method !== 'GET') return notAllowed();
+    return {
+      requiredRoles: USER_READ_ROLES,
+      // The directory's own wording, not the Teams one.
+      forbidden: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' },
+      run: () => getUser(first.key as string, call, deps),
+    };
   }
   const unknown = s.find((seg) => !['chats', 'operations', 'users'].includes(seg.name)) ?? s[s.length - 1];
   return graphError(400, 'BadRequest', `Resource not found for the segment '${unknown?.name ?? ''}'.`, call.ids);
@@ -246,6 +291,16 @@ function listUserChats(userRef: string, call: GraphCall, deps: ChatEndpointsDeps
   const filterText = query.get('$filter');
   const filter = filterText === null ? { ok: true as const, clauses: [] } : parseChatFilter(filterText);
   if (!filter.ok) return graphError(400, 'BadRequest', filter.message, ids);
+  const refused =
+    deps.createdDateTimeFilter() === 'refused' ? filter.clauses.find((c) => c.field === 'createdDateTime') : undefined;
+  if (refused) {
+    return graphError(
+      400,
+      'BadRequest',
+      `The entity property 'createdDateTime' and operationKind '${OPERATION_KIND[refused.op]}' is not allowed in $filter query.`,
+      ids,
+    );
+  }
   const page = readSkipToken(query.get('$skiptoken'));
   if (!page) return graphError(400, 'BadRequest', 'The $skiptoken is invalid or expired.', ids);
 
@@ -283,4 +338,60 @@ function listUserChats(userRef: string, call: GraphCall, deps: ChatEndpointsDeps
     body['@odata.nextLink'] = `${call.origin}${call.pathname}?${queryText}`;
   }
   return ok(200, ids, body);
+}
+
+/**
+ * `GET /users/{id | userPrincipalName}`: Entra's user, with `$select` honoured. Entra knows a user as soon as it
+ * exists; only Teams lags behind for new hires, so `availableAt` does not hide a user here.
+ */
+function getUser(userRef: string, call: GraphCall, deps: ChatEndpointsDeps): SimAnswer {
+  const selectText = call.query.get('$select');
+  const selected =
+    selectText === null
+      ? [...USER_DEFAULT_PROPERTIES]
+      : selectText
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '');
+  const unknown = selected.find((p) => !USER_SELECTABLE.has(p));
+  if (unknown !== undefined) {
+    return graphError(
+      400,
+      'Request_BadRequest',
+      `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`,
+      call.ids,
+    );
+  }
+  const user = deps.directory.find(userRef, call.now);
+  if (!user) {
+    return graphError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${userRef}' does not exist or one of its queried reference-property objects are not present.`,
+      call.ids,
+    );
+  }
+  const [givenName, ...rest] = user.displayName.split(' ');
+  const all: Record<string, unknown> = {
+    businessPhones: [],
+    displayName: user.displayName,
+    givenName: givenName ?? null,
+    jobTitle: null,
+    mail: user.mail,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    surname: rest.length > 0 ? rest.join(' ') : null,
+    userPrincipalName: user.userPrincipalName,
+    id: user.id,
+    userType: user.guest ? 'Guest' : 'Member',
+    accountEnabled: true,
+  };
+  const context =
+    selectText === null
+      ? `https://graph.microsoft.com/${call.version}/$metadata#users/$entity`
+      : `https://graph.microsoft.com/${call.version}/$metadata#users(${selected.join(',')})/$entity`;
+  const body: Record<string, unknown> = { '@odata.context': context };
+  for (const property of selected) body[property] = all[property];
+  return ok(200, call.ids, body);
 }

@@ -279,6 +279,7 @@ export class SimulatorServer {
         throttle: this.sim.throttle,
         operationTimings: () => this.sim.settings.operationTimings,
         defaultOperationFate: () => this.sim.settings.defaultOperationFate,
+        createdDateTimeFilter: () => this.sim.settings.createdDateTimeFilter,
         retryAfterDecimal: () => this.sim.settings.retryAfterDecimal,
         onThrottled: () => {
           this.sim.throttled += 1;

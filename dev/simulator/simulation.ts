@@ -27,7 +27,16 @@ export interface SimulationSettings {
   grantedRoles: string[];
   newHireReplicationSeconds: number;
   requestLogLimit: number;
+  /**
+   * `GET /users/{id}/chats?$filter=createdDateTime …`: `accepted`, or `refused` with the 400 Teams endpoints give
+   * ("The entity property 'createdDateTime' and operationKind '…' is not allowed in $filter query."). Which
+   * filters list-chats takes is undocumented; callers must survive either.
+   */
+  createdDateTimeFilter: CreatedDateTimeFilter;
 }
+
+export const CREATED_DATE_TIME_FILTER_MODES = ['accepted', 'refused'] as const;
+export type CreatedDateTimeFilter = (typeof CREATED_DATE_TIME_FILTER_MODES)[number];
 
 export interface SimulationOptions {
   seed: number;
@@ -81,6 +90,7 @@ export class Simulation {
       grantedRoles: [...GRAPH_APP_ROLES],
       newHireReplicationSeconds: 30,
       requestLogLimit: DEFAULT_REQUEST_LOG_LIMIT,
+      createdDateTimeFilter: 'accepted',
     };
     this.current = { ...this.initialSettings };
     this.directory = new Directory({
@@ -128,6 +138,7 @@ export class Simulation {
       'grantedRoles',
       'newHireReplicationSeconds',
       'requestLogLimit',
+      'createdDateTimeFilter',
     ]);
     const unknown = Object.keys(p).filter((k) => !known.has(k));
     if (unknown.length > 0) throw new TypeError(`unknown config keys: ${unknown.join(', ')}`);
@@ -164,6 +175,13 @@ export class Simulation {
         throw new TypeError('requestLogLimit must be an integer >= 1');
       }
       next.requestLogLimit = p.requestLogLimit;
+    }
+    if (p.createdDateTimeFilter !== undefined) {
+      const mode = p.createdDateTimeFilter;
+      if (!CREATED_DATE_TIME_FILTER_MODES.some((m) => m === mode)) {
+        throw new TypeError(`createdDateTimeFilter must be one of ${CREATED_DATE_TIME_FILTER_MODES.join(', ')}`);
+      }
+      next.createdDateTimeFilter = mode as CreatedDateTimeFilter;
     }
     this.apply(next);
     return this.settings;

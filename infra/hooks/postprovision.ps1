@@ -11,7 +11,8 @@ $api = $env:AZURE_FUNCTION_API_BASE_URL
 
 Write-Host ''
 Write-Host '== chat-provisioner: Microsoft Graph permissions (once per tenant, by a Privileged Role Administrator or Global Administrator)'
-Write-Host '   Application permissions: Chat.Create (POST /chats) and Chat.ReadBasic.All (poll async operations, list a user''s chats).'
+Write-Host '   Application permissions: Chat.Create (POST /chats), Chat.ReadBasic.All (poll async operations, list a user''s chats)'
+Write-Host '   and User.ReadBasic.All (read a member''s object id by UPN, to recognise a chat made by an attempt whose answer was lost).'
 
 if ($mode -eq 'managedIdentity') {
   if ($env:GRAPH_TENANT_ID -and $env:GRAPH_TENANT_ID -ne $tenant) {
@@ -33,7 +34,7 @@ Write-Host @"
   Connect-MgGraph -TenantId '$tenant' -Scopes 'Application.Read.All','AppRoleAssignment.ReadWrite.All'
   `$graph = Get-MgServicePrincipal -Filter "appId eq '00000003-0000-0000-c000-000000000000'"
   `$principalId = $target
-  foreach (`$permission in 'Chat.Create', 'Chat.ReadBasic.All') {
+  foreach (`$permission in 'Chat.Create', 'Chat.ReadBasic.All', 'User.ReadBasic.All') {
     `$role = `$graph.AppRoles | Where-Object { `$_.Value -eq `$permission -and `$_.AllowedMemberTypes -contains 'Application' }
     New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId `$principalId -PrincipalId `$principalId -ResourceId `$graph.Id -AppRoleId `$role.Id
   }

@@ -22,7 +22,8 @@ fill() {
 
 echo
 echo "== chat-provisioner: Microsoft Graph permissions (once per tenant, by a Privileged Role Administrator or Global Administrator)"
-echo "   Application permissions: Chat.Create (POST /chats) and Chat.ReadBasic.All (poll async operations, list a user's chats)."
+echo "   Application permissions: Chat.Create (POST /chats), Chat.ReadBasic.All (poll async operations, list a user's chats)"
+echo "   and User.ReadBasic.All (read a member's object id by UPN, to recognise a chat made by an attempt whose answer was lost)."
 
 if [ "$mode" = "managedIdentity" ]; then
   if [ -n "${GRAPH_TENANT_ID:-}" ] && [ "${GRAPH_TENANT_ID}" != "$tenant" ]; then
@@ -33,7 +34,7 @@ if [ "$mode" = "managedIdentity" ]; then
 
   az login --tenant __TENANT__ --allow-no-subscriptions
   GRAPH_SP_ID=$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query id -o tsv)
-  for PERMISSION in Chat.Create Chat.ReadBasic.All; do
+  for PERMISSION in Chat.Create Chat.ReadBasic.All User.ReadBasic.All; do
     APP_ROLE_ID=$(az ad sp show --id 00000003-0000-0000-c000-000000000000 \
       --query "appRoles[?value=='$PERMISSION' && contains(allowedMemberTypes, 'Application')].id | [0]" -o tsv)
     az rest --method POST \
@@ -51,7 +52,7 @@ else
   fill <<'CMDS'
 
   az login --tenant __TENANT__ --allow-no-subscriptions
-  for PERMISSION in Chat.Create Chat.ReadBasic.All; do
+  for PERMISSION in Chat.Create Chat.ReadBasic.All User.ReadBasic.All; do
     APP_ROLE_ID=$(az ad sp show --id 00000003-0000-0000-c000-000000000000 \
       --query "appRoles[?value=='$PERMISSION' && contains(allowedMemberTypes, 'Application')].id | [0]" -o tsv)
     az ad app permission add --id __CLIENT__ --api 00000003-0000-0000-c000-000000000000 --api-permissions "$APP_ROLE_ID=Role"

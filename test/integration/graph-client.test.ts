@@ -199,7 +199,49 @@ describe('SdkGraphChats against the simulator', () => {
     expect(listed.chats.map((c) => c.id)).not.toContain((old.body as { id: string }).id);
     expect(listed.chats[0]).toMatchObject({ chatType: 'group', topic: expect.stringMatching(/^Listing \d+$/) });
     expect(listed.chats[0]!.members).toHaveLength(3);
-    expect(listed.chats[0]!.members.map((m) => m.email)).toEqual(expect.arrayContaining([user, ...others]));
+    // Graph lists members by object id, and their mail (not the UPN they were named by).
+    expect(listed.chats[0]!.members.map((m) => [m.userId, m.email])).toEqual([
+      ['5e000000-0000-4000-8000-000000000077', 'user77.mail@contoso.com'],
+      ['5e000000-0000-4000-8000-000000000078', 'user78.mail@contoso.com'],
+      ['5e000000-0000-4000-8000-000000000079', 'user79.mail@contoso.com'],
+    ]);
+    expect(listed).toMatchObject({ complete: true, filterRefused: false });
+
+    // The same listing when Graph refuses the createdDateTime filter: without one, filtered here.
+    stack.sim.control.configure({ createdDateTimeFilter: 'refused' });
+    try {
+      const start = lastSeq();
+      const unfiltered = await graph.listUserChats(user, since);
+      if (!unfiltered.ok) throw new Error(JSON.stringify(unfiltered.answer));
+      expect(unfiltered).toMatchObject({ complete: true, filterRefused: true });
+      expect(unfiltered.chats.map((c) => c.id)).toEqual(listed.chats.map((c) => c.id));
+      const gets = stack.sim.control.requests(start).map((r) => [r.path.includes('filter'), r.status]);
+      expect(gets).toEqual([
+        [true, 400],
+        [false, 200],
+        [false, 200],
+      ]);
+    } finally {
+      stack.sim.control.configure({ createdDateTimeFilter: 'accepted' });
+    }
+  });
+
+  it('getUserId: the object id for a UPN (a guest #EXT# one too), notFound for a user the directory lacks', async () => {
+    expect(await graph.getUserId('ana@contoso.onmicrosoft.com')).toEqual({
+      ok: true,
+      id: 'a7f3c2e1-5b4d-4c6a-9e8f-1a2b3c4d5e6f',
+    });
+    expect(await graph.getUserId('guest3_fabrikam.com#EXT#@contoso.onmicrosoft.com')).toEqual({
+      ok: true,
+      id: '5e000003-0000-4000-8000-000000000003',
+    });
+    const missing = await graph.getUserId('nobody@contoso.com');
+    expect(missing).toMatchObject({ ok: false, notFound: true, answer: { status: 404 } });
+    const paths = stack.sim.control
+      .requests()
+      .slice(-3)
+      .map((r) => r.path);
+    expect(paths[1]).toBe('/v1.0/users/guest3_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com?$select=id');
   });
 
   it('getChat: the chat with its webUrl, or 404', async () => {

@@ -142,7 +142,7 @@ describe('Entra token endpoint through @azure/identity over TLS', () => {
     expect(claims).toMatchObject({
       tid: sim.tenantId,
       appid: sim.clientId,
-      roles: ['Chat.Create', 'Chat.ReadBasic.All'],
+      roles: ['Chat.Create', 'Chat.ReadBasic.All', 'User.ReadBasic.All'],
       aud: 'https://graph.microsoft.com',
     });
     expect(accessToken.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3000_000);
@@ -688,13 +688,128 @@ describe("listing a user's chats", () => {
     expect(members[0]).toMatchObject({
       '@odata.type': MEMBER_TYPE,
       userId: '8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca',
-      email: 'alex@contoso.com',
+      email: 'alex@contoso.com', // alex's mail is his UPN; ana's below is not
       roles: ['owner'],
       tenantId: sim.tenantId,
     });
     expect((await call('GET', '/v1.0/users/alex@contoso.com/chats?$top=51')).status).toBe(400);
     expect((await call('GET', '/v1.0/users/alex@contoso.com/chats?$filter=nonsense')).status).toBe(400);
     expect((await call('GET', '/v1.0/users/nobody@contoso.com/chats')).status).toBe(404);
+  });
+});
+
+describe('real member data: object ids, UPNs and mail', () => {
+  const ANA = {
+    id: 'a7f3c2e1-5b4d-4c6a-9e8f-1a2b3c4d5e6f',
+    upn: 'ana@contoso.onmicrosoft.com',
+    mail: 'ana.silva@contoso.com',
+  };
+  const BRUNO = { id: 'b8e4d3f2-6c5e-4d7b-8f90-2b3c4d5e6f70', upn: 'bruno@contoso.onmicrosoft.com' };
+
+  it('lists members with userId = object id and email = mail (not the UPN the caller named)', async () => {
+    await call('POST', '/v1.0/chats', {
+      body: groupBody('Mail', ANA.upn, BRUNO.id, 'user5@contoso.com', 'dario@contoso.onmicrosoft.com'),
+    });
+    const listed = await call('GET', `/v1.0/users/${ANA.upn}/chats?$expand=members`);
+    const members = listed.body.value[0].members as { userId: string; email: string | null }[];
+    expect(members.map((m) => [m.userId, m.email])).toEqual([
+      [ANA.id, ANA.mail],
+      [BRUNO.id, 'bruno.costa@contoso.com'],
+      ['5e000000-0000-4000-8000-000000000005', 'user5.mail@contoso.com'],
+      ['d0a6f5b4-8e70-4f9d-a1b2-4d5e6f708192', null],
+    ]);
+  });
+
+  it('builds a one-on-one id from both object ids, whichever form named them', async () => {
+    const expected = `19:${ANA.id}_${BRUNO.id}@unq.gbl.spaces`;
+    const byUpn = await call('POST', '/v1.0/chats', { body: oneOnOneBody(BRUNO.upn, ANA.upn) });
+    const mixed = await call('POST', '/v1.0/chats', { body: oneOnOneBody(ANA.id, BRUNO.upn) });
+    const byId = await call('POST', '/v1.0/chats', { body: oneOnOneBody(BRUNO.id.toUpperCase(), ANA.id) });
+    expect([byUpn.body.id, mixed.body.id, byId.body.id]).toEqual([expected, expected, expected]);
+    expect(sim.control.chats().count).toBe(1);
+  });
+
+  it('GET /users/{upn or id}?$select=id answers the object id; unknown users get the directory 404', async () => {
+    const byUpn = await call('GET', `/v1.0/users/${ANA.upn}?$select=id`);
+    expect(byUpn.status).toBe(200);
+    expect(byUpn.body).toEqual({
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(id)/$entity',
+      id: ANA.id,
+    });
+    const keyed = await call('GET', `/v1.0/users('${encodeURIComponent(ANA.upn)}')?$select=id,mail`);
+    expect(keyed.body).toMatchObject({ id: ANA.id, mail: ANA.mail });
+    const guest = await call(
+      'GET',
+      `/v1.0/users/${encodeURIComponent('guest4_fabrikam.com#EXT#@contoso.onmicrosoft.com')}?$select=id`,
+    );
+    expect(guest.body.id).toBe('5e000003-0000-4000-8000-000000000004');
+    const full = await call('GET', `/v1.0/users/${ANA.id}`);
+    expect(full.body).toMatchObject({
+      id: ANA.id,
+      userPrincipalName: ANA.upn,
+      mail: ANA.mail,
+      displayName: 'Ana Silva',
+    });
+
+    const missing = await call('GET', '/v1.0/users/nobody@contoso.com?$select=id');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({
+      code: 'Request_ResourceNotFound',
+      message:
+        "Resource 'nobody@contoso.com' does not exist or one of its queried reference-property objects are not present.",
+      innerError: { 'request-id': expect.any(String) },
+    });
+    const badSelect = await call('GET', `/v1.0/users/${ANA.upn}?$select=shoeSize`);
+    expect([badSelect.status, badSelect.body.error.code]).toEqual([400, 'Request_BadRequest']);
+  });
+
+  it('knows a new hire in the directory before Teams does', async () => {
+    const hire = await call('GET', '/v1.0/users/newhire9@contoso.com?$select=id');
+    expect(hire.body.id).toBe('5e000001-0000-4000-8000-000000000009');
+    expect((await call('GET', '/v1.0/users/newhire9@contoso.com/chats')).status).toBe(404);
+  });
+
+  it("refuses GET /users without a user-read role, in the directory's words", async () => {
+    sim.control.configure({ grantedRoles: ['Chat.Create', 'Chat.ReadBasic.All'] });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: sim.clientId,
+      client_secret: sim.clientSecret,
+      scope: GRAPH_SCOPE,
+    });
+    const chatOnly = (
+      await call('POST', `/${sim.tenantId}/oauth2/v2.0/token`, { rawBody: form.toString(), token: null })
+    ).body.access_token;
+    const reply = await call('GET', `/v1.0/users/${ANA.upn}?$select=id`, { token: chatOnly });
+    expect([reply.status, reply.body.error.code, reply.body.error.message]).toEqual([
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+    ]);
+  });
+
+  it('in createdDateTimeFilter "refused" mode answers 400 to any createdDateTime filter, and lists without one', async () => {
+    await call('POST', '/v1.0/chats', { body: groupBody('Filtered', ANA.upn, BRUNO.upn) });
+    const filter = (f: string) => `/v1.0/users/${ANA.id}/chats?$filter=${encodeURIComponent(f)}&$expand=members`;
+    expect((await call('GET', filter("chatType eq 'group' and createdDateTime ge 2020-01-01T00:00:00Z"))).status).toBe(
+      200,
+    );
+
+    expect(sim.control.configure({ createdDateTimeFilter: 'refused' }).createdDateTimeFilter).toBe('refused');
+    const refused = await call('GET', filter("chatType eq 'group' and createdDateTime ge 2020-01-01T00:00:00Z"));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({
+      code: 'BadRequest',
+      message:
+        "The entity property 'createdDateTime' and operationKind 'GreaterThanOrEqual' is not allowed in $filter query.",
+    });
+    const le = await call('GET', filter('createdDateTime le 2030-01-01T00:00:00Z'));
+    expect(le.body.error.message).toContain("operationKind 'LessThanOrEqual'");
+    expect((await call('GET', filter("chatType eq 'group'"))).body.value).toHaveLength(1);
+    expect((await call('GET', `/v1.0/users/${ANA.id}/chats?$expand=members`)).body.value).toHaveLength(1);
+
+    const http = await call('POST', '/_sim/config', { body: { createdDateTimeFilter: 'sometimes' }, token: null });
+    expect(http.status).toBe(400);
   });
 });
 

@@ -275,7 +275,7 @@ describe('exactly once', () => {
       expect.arrayContaining(['graph.createChat', 'request.retryScheduled', 'chat.adopted', 'request.succeeded']),
     );
     const all = lines.join('\n');
-    const members = stack.sim.control.users().flatMap((u) => [u.userPrincipalName, u.id]);
+    const members = stack.sim.control.users().flatMap((u) => [u.userPrincipalName, u.id, ...(u.mail ? [u.mail] : [])]);
     for (const secret of [stack.sim.clientSecret, 'Bearer', 'eyJ', 'AccountKey', ...members]) {
       expect(all).not.toContain(secret);
     }
@@ -289,6 +289,7 @@ function bindAll(graph: GraphChats): GraphChats {
     getOperation: graph.getOperation.bind(graph),
     getChat: graph.getChat.bind(graph),
     listUserChats: graph.listUserChats.bind(graph),
+    getUserId: graph.getUserId.bind(graph),
     resolveLocation: graph.resolveLocation.bind(graph),
   };
 }

@@ -1,10 +1,11 @@
-import { ChatSummary, GraphAnswer, GraphChats } from '../../shared/graph-client';
+import { ChatListing, ChatSummary, GraphAnswer, GraphChats, UserIdLookup } from '../../shared/graph-client';
 import { GraphCreateChatBody } from '../../shared/model';
 
 /** A scripted fake of the GraphChats port for unit tests (integration tests use the simulator). */
 export class ScriptedGraph implements GraphChats {
   readonly posts: GraphCreateChatBody[] = [];
   readonly lookups: { user: string; since: Date }[] = [];
+  readonly userLookups: string[] = [];
   createAnswers: GraphAnswer[] = [];
   operationAnswers: GraphAnswer[] = [];
   chats: ChatSummary[] = [];
@@ -20,9 +21,14 @@ export class ScriptedGraph implements GraphChats {
     const chat = this.chats.find((c) => c.id === chatId);
     return chat ? response(200, chat) : response(404, { error: { code: 'NotFound', message: 'no chat' } });
   }
-  async listUserChats(user: string, since: Date) {
+  async listUserChats(user: string, since: Date): Promise<ChatListing> {
     this.lookups.push({ user, since });
-    return { ok: true as const, chats: this.chats };
+    return { ok: true, chats: this.chats, complete: true, filterRefused: false };
+  }
+  /** Every UPN is a user whose object id is `oid-<upn>`, unless a test replaces this. */
+  async getUserId(user: string): Promise<UserIdLookup> {
+    this.userLookups.push(user);
+    return { ok: true, id: `oid-${user.toLowerCase()}` };
   }
   resolveLocation(location: string): string {
     return `https://graph.test/beta${location}`;

@@ -715,6 +715,22 @@ describe('azd files', () => {
     }
     expect(dirname(hooks[0] as string)).toBe('infra/hooks');
   });
+
+  it('the hooks print grants for every permission the service uses, as docs/deploy.md does', () => {
+    const permissions = ['Chat.Create', 'Chat.ReadBasic.All', 'User.ReadBasic.All'];
+    const loops = [
+      ...[...read('infra/hooks/postprovision.sh').matchAll(/for PERMISSION in ([^;]+);/g)].map((m) => m[1]!.split(' ')),
+      ...[...read('infra/hooks/postprovision.ps1').matchAll(/foreach \(`\$permission in ([^)]+)\)/g)].map((m) =>
+        m[1]!.split(',').map((p) => p.trim().replace(/'/g, '')),
+      ),
+      ...[...deployDoc.matchAll(/for PERMISSION in ([^;]+);/g)].map((m) => m[1]!.split(' ')),
+      ...[...deployDoc.matchAll(/foreach \(\$permission in ([^)]+)\)/g)].map((m) =>
+        m[1]!.split(',').map((p) => p.trim().replace(/'/g, '')),
+      ),
+    ];
+    expect(loops.length).toBe(6);
+    for (const loop of loops) expect(loop).toEqual(permissions);
+  });
 });
 
 describe('docs/deploy.md', () => {
@@ -766,6 +782,8 @@ describe('docs/deploy.md', () => {
     for (const needle of [
       'Chat.Create',
       'Chat.ReadBasic.All',
+      'User.ReadBasic.All',
+      '97235f07-e226-4f63-ace3-39588e11d3a1',
       'appRoleAssignedTo',
       'New-MgServicePrincipalAppRoleAssignment',
       'az ad app permission add',

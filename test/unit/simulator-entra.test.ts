@@ -101,7 +101,7 @@ describe('EntraSimulator client credentials', () => {
       claims: {
         tid: TENANT,
         appid: 'secret-app',
-        roles: ['Chat.Create', 'Chat.ReadBasic.All'],
+        roles: ['Chat.Create', 'Chat.ReadBasic.All', 'User.ReadBasic.All'],
         exp: NOW / 1000 + 3599,
       },
     });

@@ -96,7 +96,11 @@ describe('worker', () => {
         chatType: 'group',
         topic: 'Welcome Ana',
         createdDateTime: now().toISOString(),
-        members: [{ email: 'ana@contoso.com' }, { email: 'MGR@contoso.com' }, { email: 'buddy@contoso.com' }],
+        members: [
+          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+          { userId: 'OID-MGR@contoso.com', email: 'manager@contoso.com' },
+          { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+        ],
       },
     ];
     // Act
@@ -119,7 +123,11 @@ describe('worker', () => {
     // Prepare: an earlier request made an identical chat (and owns it); this one's POST made one, answer lost.
     const { store, queue, graph, deps, now, advance } = setup();
     const request = await seed(store, groupBody, now());
-    const members = [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }];
+    const members = [
+      { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+      { userId: 'oid-mgr@contoso.com' },
+      { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+    ];
     const earlier = new Date(now().getTime() - 60_000).toISOString();
     await store.claimChat('19:twin@thread.v2', 'another-request');
     graph.createAnswers = [response(504, { error: { code: 'GatewayTimeout', message: 'slow' } })];
@@ -257,6 +265,47 @@ describe('worker', () => {
     expect(graph.lookups[0]?.user).toBe('local@contoso.com');
   });
 
+  it('a member named by UPN with our own tenantId is read by UPN like the others, and the chat adopted', async () => {
+    const { store, graph, deps, now, queue, advance } = setup();
+    const home = 'a1b2c3d4-0000-4000-8000-000000000001';
+    const request = await seed(
+      store,
+      { chatType: 'group', topic: 'Home', members: [{ user: 'ana@contoso.com', tenantId: home }, 'mgr@contoso.com'] },
+      now(),
+    );
+    graph.createAnswers = [{ kind: 'network', code: 'Timeout', message: 't', timedOut: true, clientRequestId: 'c' }];
+    graph.chats = [
+      {
+        id: '19:home@thread.v2',
+        chatType: 'group',
+        topic: 'Home',
+        tenantId: home,
+        createdDateTime: now().toISOString(),
+        members: [
+          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com', tenantId: home },
+          { userId: 'oid-mgr@contoso.com', tenantId: home },
+        ],
+      },
+    ];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    advance(queue.sent.at(-1)!.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(queue.sent.at(-1)!.message, deps)).toBe('adopted');
+    expect(graph.userLookups.sort()).toEqual(['ana@contoso.com', 'mgr@contoso.com']);
+    expect(graph.posts).toHaveLength(1);
+  });
+
+  it('no lookalike chat listed: no member is read by UPN', async () => {
+    const { store, graph, deps, now, queue, advance } = setup();
+    const request = await seed(store, groupBody, now());
+    graph.createAnswers = [{ kind: 'network', code: 'Timeout', message: 't', timedOut: true, clientRequestId: 'c' }];
+    graph.chats = [{ id: '19:other@thread.v2', chatType: 'group', topic: 'Other topic', members: [{}, {}, {}] }];
+    await processRequestMessage({ id: request.id, attempt: 0 }, deps);
+    advance(queue.sent.at(-1)!.delaySeconds * 1000 + 1);
+    expect(await processRequestMessage(queue.sent.at(-1)!.message, deps)).toBe('succeeded');
+    expect(graph.userLookups).toEqual([]);
+    expect(graph.posts).toHaveLength(2);
+  });
+
   it('202 → pending with an absolute operation URL', async () => {
     const { store, graph, deps, now } = setup();
     const request = await seed(store, groupBody, now());
@@ -341,7 +390,11 @@ describe('giving up after unknown outcomes', () => {
         id: '19:made@thread.v2',
         chatType: 'group',
         topic: 'Welcome Ana',
-        members: [{ email: 'ana@contoso.com' }, { email: 'mgr@contoso.com' }, { email: 'buddy@contoso.com' }],
+        members: [
+          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+          { userId: 'oid-mgr@contoso.com' },
+          { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+        ],
       },
     ];
     const queued = await transition(store, failed, State.queued, { transientFailures: 0 }, now());
