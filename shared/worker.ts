@@ -4,6 +4,7 @@ import {
   CreateOutcome,
   decideCreateOutcome,
   decideLookupOutcome,
+  teamsAppIdsOf,
   OPERATION_FIRST_CHECK_MS,
 } from './graph-outcome';
 import type { LogFields, Logger } from './log';
@@ -216,6 +217,7 @@ function context(request: ChatRequest, deps: WorkerDeps, now: () => Date, random
     transientFailures: request.transientFailures ?? 0,
     throttles: request.error?.code === 'TooManyRequests' ? Math.max(0, request.attempts - 1) : 0,
     random,
+    teamsAppIds: teamsAppIdsOf(request.graphBody),
   };
 }
 
