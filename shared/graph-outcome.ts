@@ -402,8 +402,15 @@ function optionalString(value: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Operations (202): what each poll answer does.
 
-export const OPERATION_FIRST_CHECK_MS = 3_000;
-const OPERATION_CHECK_CAP_MS = 30_000;
+/**
+ * Microsoft's teamsAsyncOperation page: "wait >30 seconds between checks". The default of
+ * OPERATION_CHECK_MIN_SECONDS; every check (the first one too) comes at least this long after the last.
+ */
+export const OPERATION_MIN_CHECK_MS = 30_000;
+/** The first check after a 202, by default: no sooner than any other check. */
+export const OPERATION_FIRST_CHECK_MS = OPERATION_MIN_CHECK_MS;
+/** After this many checks the interval doubles (up to 4×), so a long deadline costs fewer calls. */
+const CHECKS_PER_STEP = 10;
 
 export type PollOutcome =
   | { kind: 'wait'; nextCheckInMs: number; status: string; throttledForMs?: number; error?: RequestError }
@@ -424,11 +431,16 @@ export interface PollContext {
   random: () => number;
   /** Chat id from the Location, the fallback when the operation has no targetResourceId. */
   chatIdFromLocation?: string;
+  /** OPERATION_CHECK_MIN_SECONDS in ms; default OPERATION_MIN_CHECK_MS (Microsoft's 30 s). */
+  checkMinMs?: number;
 }
 
-/** Checks back off from a few seconds towards Microsoft's suggested 30 s. */
-export function nextCheckDelay(checks: number): number {
-  return Math.min(OPERATION_CHECK_CAP_MS, OPERATION_FIRST_CHECK_MS * 2 ** Math.min(checks, 10));
+/**
+ * The wait before the next check: never less than `minMs` (Microsoft asks for more than 30 s), doubling
+ * every CHECKS_PER_STEP checks up to 4 × `minMs` (30 s for 5 minutes, then 60 s, then 120 s by default).
+ */
+export function nextCheckDelay(checks: number, minMs: number = OPERATION_MIN_CHECK_MS): number {
+  return minMs * Math.min(4, 2 ** Math.floor(Math.max(0, checks) / CHECKS_PER_STEP));
 }
 
 export function chatIdFromLocation(location: string): string | undefined {
@@ -459,7 +471,7 @@ export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOu
       case 'inProgress':
         return pastDeadline
           ? deadlineFailure
-          : { kind: 'wait', nextCheckInMs: nextCheckDelay(ctx.checks), status: op.status };
+          : { kind: 'wait', nextCheckInMs: nextCheckDelay(ctx.checks, ctx.checkMinMs), status: op.status };
       case 'succeeded': {
         const chatId = op.targetResourceId || ctx.chatIdFromLocation;
         if (!chatId) {
@@ -510,15 +522,20 @@ export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOu
       };
     }
     const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, ctx.now) : undefined;
-    const delay =
-      retryAfter ?? Math.max(nextCheckDelay(ctx.checks), backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random));
+    // A refused check is still a check: the next one keeps Microsoft's interval, and Retry-After if longer.
+    const refusedFor = retryAfter ?? backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random);
+    const delay = Math.max(refusedFor, nextCheckDelay(ctx.checks, ctx.checkMinMs));
     return {
       kind: 'wait',
       nextCheckInMs: delay,
       status: 'unknown',
-      throttledForMs: throttled ? delay : undefined,
+      // How long reads are throttled (Retry-After, or the backoff without one), for the caller's read pause.
+      throttledForMs: throttled ? refusedFor : undefined,
       error: { ...graphError(answer, 'ServiceUnavailable'), retryable: true },
     };
+  }
+  if (answer.kind === 'response' && answer.status === 412) {
+    return { kind: 'failed', error: applicationOnlyRefusal(answer, 'reading the chat operation') };
   }
   const error = graphError(answer, 'OperationCheckFailed');
   return {

@@ -38,6 +38,8 @@ export interface WorkerDeps {
   graph: GraphChats;
   gate: GraphRateGate;
   graceMinutes: number;
+  /** OPERATION_CHECK_MIN_SECONDS in ms: the first check of a 202's operation comes no sooner. */
+  operationCheckMinMs?: number;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -251,7 +253,9 @@ async function applyOutcome(
               status: 'notStarted',
               checks: 0,
               startedAt: at.toISOString(),
-              nextCheckAt: new Date(at.getTime() + OPERATION_FIRST_CHECK_MS).toISOString(),
+              nextCheckAt: new Date(
+                at.getTime() + (deps.operationCheckMinMs ?? OPERATION_FIRST_CHECK_MS),
+              ).toISOString(),
             },
             attemptStartedAt: undefined,
             outcomeUnknownSince: undefined,

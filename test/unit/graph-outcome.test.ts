@@ -318,14 +318,20 @@ describe('decidePollOutcome', () => {
     random: () => 0.5,
     chatIdFromLocation: '19:x@thread.v2',
   };
-  it('notStarted / inProgress wait with growing delays', () => {
-    const a = decidePollOutcome(response(200, { status: 'notStarted' }), { ...poll, checks: 0 });
-    const b = decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 3 });
-    expect(a).toMatchObject({ kind: 'wait', status: 'notStarted' });
-    expect(b.kind === 'wait' && a.kind === 'wait' && b.nextCheckInMs > a.nextCheckInMs).toBe(true);
-    expect(decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 50 })).toMatchObject({
-      nextCheckInMs: 30_000,
-    });
+  it("notStarted / inProgress wait Microsoft's 30 s, then longer after ten checks, up to 4×", () => {
+    const wait = (checks: number, checkMinMs?: number) =>
+      decidePollOutcome(response(200, { status: checks % 2 ? 'inProgress' : 'notStarted' }), {
+        ...poll,
+        checks,
+        ...(checkMinMs ? { checkMinMs } : {}),
+      });
+    expect(wait(0)).toMatchObject({ kind: 'wait', status: 'notStarted', nextCheckInMs: 30_000 });
+    expect(wait(9)).toMatchObject({ kind: 'wait', status: 'inProgress', nextCheckInMs: 30_000 });
+    expect(wait(10)).toMatchObject({ nextCheckInMs: 60_000 });
+    expect(wait(50)).toMatchObject({ nextCheckInMs: 120_000 });
+    // OPERATION_CHECK_MIN_SECONDS moves the whole schedule.
+    expect(wait(0, 1_000)).toMatchObject({ nextCheckInMs: 1_000 });
+    expect(wait(0, 90_000)).toMatchObject({ nextCheckInMs: 90_000 });
   });
   it('succeeded names the chat from targetResourceId', () => {
     expect(decidePollOutcome(response(200, { status: 'succeeded', targetResourceId: '19:y@thread.v2' }), poll)).toEqual(
@@ -370,13 +376,26 @@ describe('decidePollOutcome', () => {
     }
   });
   it('429 waits for Retry-After and signals throttling; 5xx waits', () => {
+    // The next check keeps the 30 s interval; the read pause is Retry-After's.
     expect(decidePollOutcome(response(429, undefined, { retryAfter: '7' }), poll)).toMatchObject({
       kind: 'wait',
-      nextCheckInMs: 7000,
+      nextCheckInMs: 30_000,
       throttledForMs: 7000,
+    });
+    expect(decidePollOutcome(response(429, undefined, { retryAfter: '45' }), poll)).toMatchObject({
+      nextCheckInMs: 45_000,
+      throttledForMs: 45_000,
     });
     expect(decidePollOutcome(response(502), poll)).toMatchObject({ kind: 'wait' });
   });
+  it('412 fails saying the operation cannot be read app-only', () => {
+    const outcome = decidePollOutcome(
+      response(412, graphErrorBody('PreconditionFailed', 'Requested API is not supported in application-only context')),
+      poll,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'PreconditionFailed', retryable: false } });
+  });
+
   it('reads chat ids from both Location forms', () => {
     expect(chatIdFromLocation("/chats('19:abc@thread.v2')/operations('1')")).toBe('19:abc@thread.v2');
     expect(chatIdFromLocation('https://g/beta/chats/19%3Aabc%40thread.v2/operations/1')).toBe('19:abc@thread.v2');
