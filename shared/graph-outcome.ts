@@ -157,10 +157,14 @@ function isLicenseProblem(answer: GraphAnswer): boolean {
   return /license/i.test(errorMessage(answer));
 }
 
-/** 404 for the app to install, not a member: Graph's "…non existent App definition" (or naming a teamsApp). */
+/**
+ * 404 for the app to install, not a member: Graph's "…non existent App definition". A member not found is
+ * "Failed to find users with …", which may quote a UPN with any words in it, so that form never counts.
+ */
 function isMissingTeamsApp(answer: GraphAnswer): boolean {
   if (answer.kind !== 'response' || answer.status !== 404) return false;
-  return /app definition|teams ?app|app catalog/i.test(errorMessage(answer));
+  const message = errorMessage(answer);
+  return !/failed to find user/i.test(message) && /app definition|app catalog/i.test(message);
 }
 
 /**

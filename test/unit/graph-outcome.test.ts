@@ -150,6 +150,17 @@ describe('decideCreateOutcome', () => {
     expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/'8e55a7b1-6766-4f0a-8610-ecacfe3d569a'/);
   });
 
+  it('a member not found whose UPN reads like an app is still a new hire, not a missing app', () => {
+    const outcome = decideCreateOutcome(
+      response(
+        404,
+        graphErrorBody('NotFound', 'Failed to find users with user principal name app.definition.catalog@contoso.com.'),
+      ),
+      { ...ctx, teamsAppIds: ['x'] },
+    );
+    expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace' });
+  });
+
   it('412 PreconditionFailed → failed: the call is refused app-only, nothing to grant or retry', () => {
     const outcome = decideCreateOutcome(
       response(412, graphErrorBody('PreconditionFailed', 'Requested API is not supported in application-only context')),
