@@ -37,6 +37,7 @@ export const SETTING_NAMES = [
   'GRAPH_MAX_RPS',
   'NEW_USER_GRACE_MINUTES',
   'OPERATION_DEADLINE_MINUTES',
+  'OPERATION_CHECK_MIN_SECONDS',
   'POLL_SCHEDULE',
   'WEBHOOK_SIGNING_SECRET',
   'CALLBACK_SIGNING_SECRET',
@@ -63,6 +64,8 @@ export const DEFAULTS = {
   GRAPH_MAX_RPS: 20,
   NEW_USER_GRACE_MINUTES: 240,
   OPERATION_DEADLINE_MINUTES: 30,
+  /** Microsoft: "wait >30 seconds between checks" of a teamsAsyncOperation. */
+  OPERATION_CHECK_MIN_SECONDS: 30,
   POLL_SCHEDULE: DEFAULT_POLL_SCHEDULE,
 } as const;
 
@@ -153,6 +156,7 @@ const envSchema = z.object({
   GRAPH_MAX_RPS: optionalString.pipe(positiveNumber('GRAPH_MAX_RPS', 1000).optional()),
   NEW_USER_GRACE_MINUTES: optionalString.pipe(positiveNumber('NEW_USER_GRACE_MINUTES', 7 * 24 * 60).optional()),
   OPERATION_DEADLINE_MINUTES: optionalString.pipe(positiveNumber('OPERATION_DEADLINE_MINUTES', 7 * 24 * 60).optional()),
+  OPERATION_CHECK_MIN_SECONDS: optionalString.pipe(positiveNumber('OPERATION_CHECK_MIN_SECONDS', 3600).optional()),
   POLL_SCHEDULE: optionalString.pipe(
     z
       .string()
@@ -203,6 +207,8 @@ export interface Config {
   tableName: string;
   newUserGraceMinutes: number;
   operationDeadlineMinutes: number;
+  /** Least time between two checks of one async operation (and from the 202 to the first check). */
+  operationCheckMinSeconds: number;
   pollSchedule: string;
   webhookSigningSecret?: string;
   callback: { signingSecret?: string; allowedHosts: string[]; allowLocalhost: boolean };
@@ -270,6 +276,7 @@ export function loadConfig(env: Env): Config {
     tableName: values.CHAT_REQUESTS_TABLE ?? DEFAULTS.CHAT_REQUESTS_TABLE,
     newUserGraceMinutes: values.NEW_USER_GRACE_MINUTES ?? DEFAULTS.NEW_USER_GRACE_MINUTES,
     operationDeadlineMinutes: values.OPERATION_DEADLINE_MINUTES ?? DEFAULTS.OPERATION_DEADLINE_MINUTES,
+    operationCheckMinSeconds: values.OPERATION_CHECK_MIN_SECONDS ?? DEFAULTS.OPERATION_CHECK_MIN_SECONDS,
     pollSchedule: values.POLL_SCHEDULE ?? DEFAULTS.POLL_SCHEDULE,
     webhookSigningSecret: values.WEBHOOK_SIGNING_SECRET,
     callback: {

@@ -250,10 +250,17 @@ export class SdkGraphChats implements GraphChats {
     return { ok: true, chats, complete: !path };
   }
 
+  /**
+   * Graph's Location is relative with no version (`/chats('…')/operations('…')`). Chat operations exist under
+   * beta only: v1.0 answers 400 "Resource not found for the segment 'operations'", so a location that names
+   * v1.0 (a row written before, or a Location that carried a version) is moved to beta as well.
+   */
   resolveLocation(location: string): string {
-    if (/^https:\/\//i.test(location)) return location;
-    const relative = location.startsWith('/') ? location : `/${location}`;
-    return `${this.baseUrl}/${OPERATION_VERSION}${relative}`;
+    const absolute = /^https:\/\/[^/]+/i.exec(location);
+    const host = absolute ? absolute[0] : this.baseUrl;
+    let path = absolute ? location.slice(absolute[0].length) : location.startsWith('/') ? location : `/${location}`;
+    path = path.replace(/^\/(?:v1\.0|beta)(?=\/)/i, '');
+    return `${host}/${OPERATION_VERSION}${path}`;
   }
 
   private async call(

@@ -11,6 +11,10 @@ import type { RequestError } from './model';
  * | 201 (or 200) with a chat id              | succeeded                                                       |
  * | 202 + Location                           | pending (the poller follows the operation)                      |
  * | 403 no license / 404 user not found      | retried with growing delays for NEW_USER_GRACE_MINUTES, then failed |
+ * | 404 "non existent App definition"        | failed at once, naming the app (TeamsAppNotFound): not a new hire |
+ * | 403 other (not federated, permission, …) | failed, with the cause and hint for each known 403              |
+ * | 412 PreconditionFailed                   | failed: Teams refuses the call app-only (no retry can change it) |
+ * | 400 "Exception has been thrown by the …" | retried up to MAX_INVOCATION_EXCEPTIONS; outcome unknown (look first) |
  * | 429                                      | retried after Retry-After (or backoff); all workers slow down    |
  * | 5xx, 408, timeout, connection reset      | retried with backoff up to MAX_TRANSIENT_FAILURES; outcome unknown |
  * | token error: invalid_client, …           | failed: configuration, with what to fix                          |
@@ -22,6 +26,13 @@ import type { RequestError } from './model';
  */
 
 export const MAX_TRANSIENT_FAILURES = 8;
+/**
+ * Graph sometimes answers POST /chats with `400 "Exception has been thrown by the target of an invocation."`:
+ * a fault inside Graph dressed as a bad request (it may even have made the chat). Worth a few tries, not the
+ * full transient budget: a body that always provokes it should fail soon and say so.
+ */
+export const MAX_INVOCATION_EXCEPTIONS = 3;
+const INVOCATION_EXCEPTION = /exception has been thrown by the target of an invocation/i;
 const TRANSIENT_BASE_MS = 5_000;
 const TRANSIENT_CAP_MS = 15 * 60_000;
 const THROTTLE_BASE_MS = 1_000;
@@ -58,6 +69,20 @@ export interface CreateContext {
   /** Consecutive 429s for this request (grows the backoff when Graph sends no Retry-After). */
   throttles: number;
   random: () => number;
+  /** The Teams app ids the body installs (teamsAppIdsOf), to name the app when Graph does not know it. */
+  teamsAppIds?: string[];
+}
+
+/** The app ids in a create body's installedApps binds (`…/appCatalogs/teamsApps/<id>` or `teamsApps('<id>')`). */
+export function teamsAppIdsOf(body: { installedApps?: { 'teamsApp@odata.bind'?: unknown }[] } | undefined): string[] {
+  const ids: string[] = [];
+  for (const app of body?.installedApps ?? []) {
+    const bind = app['teamsApp@odata.bind'];
+    const match = typeof bind === 'string' ? /teamsApps(?:\/([^/?#()']+)|\('((?:[^']|'')+)'\))\/?$/.exec(bind) : null;
+    const id = match?.[1] ?? match?.[2]?.replace(/''/g, "'");
+    if (id) ids.push(id);
+  }
+  return ids;
 }
 
 interface GraphErrorBody {
@@ -123,10 +148,68 @@ export function backoff(attempt: number, baseMs: number, capMs: number, random: 
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+function errorMessage(answer: GraphAnswer): string {
+  return answer.kind === 'response' ? (((answer.body ?? {}) as GraphErrorBody).error?.message ?? '') : '';
+}
+
 function isLicenseProblem(answer: GraphAnswer): boolean {
   if (answer.kind !== 'response' || answer.status !== 403) return false;
-  const message = ((answer.body ?? {}) as GraphErrorBody).error?.message ?? '';
-  return /license/i.test(message);
+  return /license/i.test(errorMessage(answer));
+}
+
+/**
+ * 404 for the app to install, not a member: Graph's "…non existent App definition". A member not found is
+ * "Failed to find users with …", which may quote a UPN with any words in it, so that form never counts.
+ */
+function isMissingTeamsApp(answer: GraphAnswer): boolean {
+  if (answer.kind !== 'response' || answer.status !== 404) return false;
+  const message = errorMessage(answer);
+  return !/failed to find user/i.test(message) && /app definition|app catalog/i.test(message);
+}
+
+/**
+ * The known kinds of 403 on the chat endpoints, each with its cause and what to do. A licence problem is
+ * not here: it is retried for new hires (grace). Matched on Graph's message, the only thing that tells them apart.
+ */
+const FORBIDDEN_CAUSES: { match: RegExp; code: string; hint: string }[] = [
+  {
+    match: /not federated|federat|external access/i,
+    code: 'MemberNotFederated',
+    hint: "a member belongs to an organization Teams does not federate with this one (external access): a Teams admin must allow that domain in both tenants' external access settings, or the member must be left out",
+  },
+  {
+    match: /missing role permissions|roles on the request|insufficient privileges|authorization_requestdenied/i,
+    code: 'MissingPermission',
+    hint: 'the app lacks the Microsoft Graph application permission this call needs (Chat.Create to create chats, Chat.ReadBasic.All to read them), or its admin consent: grant it (docs/deploy.md)',
+  },
+  {
+    match: /blocked|policy|not allowed to chat|chat is disabled/i,
+    code: 'BlockedByPolicy',
+    hint: 'a Teams policy in the tenant stops this chat (chat disabled or a member blocked for the app or the members): a Teams admin must change the policy',
+  },
+];
+
+/** A 403 other than a missing licence: permanent, with its cause and hint when it is a known one. */
+function forbidden(answer: GraphAnswer): RequestError {
+  const error = graphError(answer, 'Forbidden');
+  const cause = FORBIDDEN_CAUSES.find((c) => c.match.test(error.message));
+  if (cause)
+    return { ...error, code: cause.code, message: `Graph refused (403): ${cause.hint}. Graph: ${error.message}` };
+  return {
+    ...error,
+    message: `Graph refused (403) for a reason this service does not know; check the app's permissions (Chat.Create, admin consent) and the members' Teams policies. Graph: ${error.message}`,
+  };
+}
+
+/** 412 PreconditionFailed: Teams serves this call only with a signed-in user; no retry can change that. */
+function applicationOnlyRefusal(answer: GraphAnswer, what: string): RequestError {
+  const error = graphError(answer, 'PreconditionFailed');
+  return {
+    ...error,
+    code: 'PreconditionFailed',
+    retryable: false,
+    message: `Graph refused ${what} in application-only context (412 PreconditionFailed): Teams serves it only to a signed-in user, so this service (app-only) cannot make this call; it is not a permission that can be granted. Graph: ${error.message}`,
+  };
 }
 
 export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
@@ -179,9 +262,42 @@ export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): Cr
       counts: 'throttle',
     };
   }
+  if (isMissingTeamsApp(answer)) {
+    const error = graphError(answer, 'NotFound');
+    const apps = ctx.teamsAppIds?.length ? ctx.teamsAppIds.map((id) => `'${id}'`).join(', ') : 'in installedApps';
+    return {
+      kind: 'failed',
+      error: {
+        ...error,
+        code: 'TeamsAppNotFound',
+        retryable: false,
+        message: `The Teams app ${apps} is not in the tenant's app catalog (Graph: 404 "non existent App definition"): use the catalog id of an app published to the org (GET /appCatalogs/teamsApps), or publish it first. Not retried: an app does not replicate like a new hire. Graph: ${error.message}`,
+      },
+    };
+  }
   if (isLicenseProblem(answer) || status === 404) {
     return grace(answer, ctx);
   }
+  if (status === 400 && INVOCATION_EXCEPTION.test(errorMessage(answer))) {
+    // A server fault: Graph may have made the chat, so the next attempt looks first (group chats).
+    const error = {
+      ...graphError(answer, 'BadRequest'),
+      message: `Graph failed inside (400 "Exception has been thrown by the target of an invocation.", a server fault)`,
+    };
+    if (ctx.transientFailures + 1 >= MAX_INVOCATION_EXCEPTIONS) {
+      return {
+        kind: 'failed',
+        outcomeUnknown: true,
+        error: {
+          ...error,
+          retryable: false,
+          message: `${error.message} on ${MAX_INVOCATION_EXCEPTIONS} attempts; if it keeps failing, report it to Microsoft with the request ids`,
+        },
+      };
+    }
+    return transient(error, true, ctx);
+  }
+  if (status === 412) return { kind: 'failed', error: applicationOnlyRefusal(answer, 'creating the chat') };
   if (status >= 500 || status === 408) {
     const error = { ...graphError(answer, 'ServiceUnavailable'), retryable: true };
     const retryAfter = parseRetryAfter(answer.headers.retryAfter, ctx.now);
@@ -189,16 +305,7 @@ export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): Cr
     if (outcome.kind === 'retry' && retryAfter !== undefined) outcome.delayMs = Math.max(outcome.delayMs, retryAfter);
     return outcome;
   }
-  if (status === 403) {
-    const error = graphError(answer, 'Forbidden');
-    return {
-      kind: 'failed',
-      error: {
-        ...error,
-        message: `${error.message} (check that the app has the Chat.Create application permission with admin consent)`,
-      },
-    };
-  }
+  if (status === 403) return { kind: 'failed', error: forbidden(answer) };
   return { kind: 'failed', error: graphError(answer, 'BadRequest') };
 }
 
@@ -210,8 +317,16 @@ export function decideCreateOutcome(answer: GraphAnswer, ctx: CreateContext): Cr
  */
 export function decideLookupOutcome(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
   const outcome = decideCreateOutcome(answer, ctx);
-  if (outcome.kind === 'retry') return { ...outcome, outcomeUnknown: true };
+  if (outcome.kind === 'retry') {
+    // A throttled read spent the read budget ("Other GET API calls"), not the create budget: this request
+    // waits Retry-After, but the fleet's create rate is not cut and the other workers are not paused.
+    const { throttledForMs: _readThrottle, ...rest } = outcome;
+    return { ...rest, outcomeUnknown: true };
+  }
   if (outcome.kind !== 'failed' || answer.kind !== 'response' || answer.status >= 500) return outcome;
+  if (answer.status === 412) {
+    return { kind: 'failed', error: applicationOnlyRefusal(answer, "listing a member's chats") };
+  }
   const error = graphError(answer, 'ChatLookupFailed');
   const why =
     answer.status === 403
@@ -291,8 +406,15 @@ function optionalString(value: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Operations (202): what each poll answer does.
 
-export const OPERATION_FIRST_CHECK_MS = 3_000;
-const OPERATION_CHECK_CAP_MS = 30_000;
+/**
+ * Microsoft's teamsAsyncOperation page: "wait >30 seconds between checks". The default of
+ * OPERATION_CHECK_MIN_SECONDS; every check (the first one too) comes at least this long after the last.
+ */
+export const OPERATION_MIN_CHECK_MS = 30_000;
+/** The first check after a 202, by default: no sooner than any other check. */
+export const OPERATION_FIRST_CHECK_MS = OPERATION_MIN_CHECK_MS;
+/** After this many checks the interval doubles (up to 4×), so a long deadline costs fewer calls. */
+const CHECKS_PER_STEP = 10;
 
 export type PollOutcome =
   | { kind: 'wait'; nextCheckInMs: number; status: string; throttledForMs?: number; error?: RequestError }
@@ -313,11 +435,16 @@ export interface PollContext {
   random: () => number;
   /** Chat id from the Location, the fallback when the operation has no targetResourceId. */
   chatIdFromLocation?: string;
+  /** OPERATION_CHECK_MIN_SECONDS in ms; default OPERATION_MIN_CHECK_MS (Microsoft's 30 s). */
+  checkMinMs?: number;
 }
 
-/** Checks back off from a few seconds towards Microsoft's suggested 30 s. */
-export function nextCheckDelay(checks: number): number {
-  return Math.min(OPERATION_CHECK_CAP_MS, OPERATION_FIRST_CHECK_MS * 2 ** Math.min(checks, 10));
+/**
+ * The wait before the next check: never less than `minMs` (Microsoft asks for more than 30 s), doubling
+ * every CHECKS_PER_STEP checks up to 4 × `minMs` (30 s for 5 minutes, then 60 s, then 120 s by default).
+ */
+export function nextCheckDelay(checks: number, minMs: number = OPERATION_MIN_CHECK_MS): number {
+  return minMs * Math.min(4, 2 ** Math.floor(Math.max(0, checks) / CHECKS_PER_STEP));
 }
 
 export function chatIdFromLocation(location: string): string | undefined {
@@ -348,7 +475,7 @@ export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOu
       case 'inProgress':
         return pastDeadline
           ? deadlineFailure
-          : { kind: 'wait', nextCheckInMs: nextCheckDelay(ctx.checks), status: op.status };
+          : { kind: 'wait', nextCheckInMs: nextCheckDelay(ctx.checks, ctx.checkMinMs), status: op.status };
       case 'succeeded': {
         const chatId = op.targetResourceId || ctx.chatIdFromLocation;
         if (!chatId) {
@@ -399,15 +526,20 @@ export function decidePollOutcome(answer: GraphAnswer, ctx: PollContext): PollOu
       };
     }
     const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, ctx.now) : undefined;
-    const delay =
-      retryAfter ?? Math.max(nextCheckDelay(ctx.checks), backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random));
+    // A refused check is still a check: the next one keeps Microsoft's interval, and Retry-After if longer.
+    const refusedFor = retryAfter ?? backoff(1, THROTTLE_BASE_MS, THROTTLE_CAP_MS, ctx.random);
+    const delay = Math.max(refusedFor, nextCheckDelay(ctx.checks, ctx.checkMinMs));
     return {
       kind: 'wait',
       nextCheckInMs: delay,
       status: 'unknown',
-      throttledForMs: throttled ? delay : undefined,
+      // How long reads are throttled (Retry-After, or the backoff without one), for the caller's read pause.
+      throttledForMs: throttled ? refusedFor : undefined,
       error: { ...graphError(answer, 'ServiceUnavailable'), retryable: true },
     };
+  }
+  if (answer.kind === 'response' && answer.status === 412) {
+    return { kind: 'failed', error: applicationOnlyRefusal(answer, 'reading the chat operation') };
   }
   const error = graphError(answer, 'OperationCheckFailed');
   return {

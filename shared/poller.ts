@@ -4,7 +4,7 @@ import {
   chatIdFromLocation,
   decidePollOutcome,
   graphError,
-  OPERATION_FIRST_CHECK_MS,
+  OPERATION_MIN_CHECK_MS,
   parseRetryAfter,
   PollOutcome,
 } from './graph-outcome';
@@ -34,6 +34,8 @@ const UNSENT_AFTER_MS = 60_000;
  */
 export const UNANSWERED_GRACE_MS = 24 * 60 * 60_000;
 const UNANSWERED_CHECK_MS = 30_000;
+/** A failed read of the chat itself (GET /chats/{id}, not an operation check) is tried again this soon. */
+const CHAT_READ_RETRY_MS = 3_000;
 /** A `creating` row this old has lost its worker (its message is gone or poisoned). */
 const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
 
@@ -43,6 +45,8 @@ export interface PollerDeps {
   graph: GraphChats;
   gate?: GraphRateGate;
   deadlineMinutes: number;
+  /** OPERATION_CHECK_MIN_SECONDS in ms: least time between two checks of one operation (default 30 s). */
+  checkMinMs?: number;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -72,6 +76,7 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
     recovered: 0,
   };
   const limit = pLimit(deps.concurrency ?? 8);
+  const reads: ReadPause = { until: 0 };
 
   const due = await deps.store.listDue(State.pending, now(), MAX_PER_TICK);
   report.indexRowsRead += due.length;
@@ -83,7 +88,7 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
           if (isStaleIndexEntry(entry.indexedAt, now())) await deps.store.dropIndexEntry(State.pending, entry.id);
           return;
         }
-        const result = await checkOperation(stored, deps, now);
+        const result = await checkOperation(stored, deps, now, reads);
         if (result === 'not-due') return;
         if (result) report[result] += 1;
         report.checked += 1;
@@ -100,10 +105,24 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
   return report;
 }
 
+/**
+ * Graph throttles reads ("Other GET API calls for Microsoft Teams", 30 rps per app per tenant) apart from
+ * creates ("Other API calls"). A throttled check therefore pauses the rest of this tick's checks until its
+ * Retry-After, but neither cuts the fleet's create rate nor pauses the workers: their budget was not spent.
+ */
+interface ReadPause {
+  until: number;
+}
+
+function pauseReads(reads: ReadPause, now: () => Date, forMs: number): void {
+  reads.until = Math.max(reads.until, now().getTime() + forMs);
+}
+
 async function checkOperation(
   stored: Stored<ChatRequest>,
   deps: PollerDeps,
   now: () => Date,
+  reads: ReadPause,
 ): Promise<'succeeded' | 'failed' | 'waiting' | 'not-due' | undefined> {
   const request = stored.value;
   const operation = request.operation;
@@ -118,6 +137,8 @@ async function checkOperation(
     return 'failed';
   }
   if (operation.nextCheckAt && Date.parse(operation.nextCheckAt) > now().getTime()) return 'not-due';
+  // Reads were throttled earlier in this tick: leave the check (still due) to a later tick.
+  if (reads.until > now().getTime()) return 'not-due';
   // Polls share the app's send rate and pause with the worker: wait briefly for a slot, else next tick.
   const admission = deps.gate ? await deps.gate.acquire(POLL_ADMISSION_WAIT_MS) : { ok: true as const };
   if (!admission.ok) return 'not-due';
@@ -130,6 +151,7 @@ async function checkOperation(
     deadlineMinutes: deps.deadlineMinutes,
     random: deps.random ?? Math.random,
     chatIdFromLocation: chatIdFromLocation(operation.location),
+    checkMinMs: deps.checkMinMs ?? OPERATION_MIN_CHECK_MS,
   });
   deps.log('info', 'graph.pollOperation', {
     requestId: request.id,
@@ -138,10 +160,7 @@ async function checkOperation(
     status: answer.kind === 'response' ? answer.status : answer.kind,
     outcome: outcome.kind,
   });
-  if (outcome.kind === 'wait' && outcome.throttledForMs !== undefined && deps.gate) {
-    // The shared row is an optimisation: a storage hiccup here must not lose this check's answer.
-    await deps.gate.recordThrottle(outcome.throttledForMs).catch(() => undefined);
-  }
+  if (outcome.kind === 'wait' && outcome.throttledForMs !== undefined) pauseReads(reads, now, outcome.throttledForMs);
 
   const pastGrace = (): boolean =>
     now().getTime() - Date.parse(operation.startedAt ?? request.updatedAt) >
@@ -165,7 +184,7 @@ async function checkOperation(
         // The chat's webUrl comes from GET /chats/{id}; if that read fails for now, the next tick reads it.
         // The worker claimed the chat named by the Location; an operation may name its chat only now.
         if (request.chatType === 'group') await deps.store.claimChat(outcome.chatId, request.id).catch(() => undefined);
-        const chat = await findChat(outcome.chatId, deps);
+        const chat = await findChat(outcome.chatId, deps, now, reads);
         if (chat.kind === 'unavailable' && !pastGrace())
           return await wait(operation.status, chat.retryInMs, chat.error);
         await settle(
@@ -183,7 +202,7 @@ async function checkOperation(
       }
       case 'vanished': {
         // The operation is gone: the chat it made (if any) decides; a failed read decides nothing.
-        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : ({ kind: 'missing' } as const);
+        const chat = outcome.chatId ? await findChat(outcome.chatId, deps, now, reads) : ({ kind: 'missing' } as const);
         if (chat.kind === 'unavailable' && !pastGrace())
           return await wait(operation.status, Math.max(chat.retryInMs, UNANSWERED_CHECK_MS), chat.error);
         if (chat.kind === 'found') {
@@ -222,7 +241,7 @@ async function checkOperation(
       }
       case 'unanswered': {
         // Past the deadline and Graph cannot tell how the operation went: the chat, if it exists, decides.
-        const chat = outcome.chatId ? await findChat(outcome.chatId, deps) : undefined;
+        const chat = outcome.chatId ? await findChat(outcome.chatId, deps, now, reads) : undefined;
         if (chat?.kind === 'found') {
           await settle(
             stored,
@@ -284,7 +303,7 @@ type ChatRead =
   | { kind: 'missing' }
   | { kind: 'unavailable'; retryInMs: number; error: ChatRequest['error'] };
 
-async function findChat(chatId: string, deps: PollerDeps): Promise<ChatRead> {
+async function findChat(chatId: string, deps: PollerDeps, now: () => Date, reads: ReadPause): Promise<ChatRead> {
   const answer = await deps.graph.getChat(chatId);
   if (answer.kind === 'response' && answer.status === 200) {
     const chat = (answer.body ?? {}) as Record<string, unknown>;
@@ -299,11 +318,9 @@ async function findChat(chatId: string, deps: PollerDeps): Promise<ChatRead> {
     };
   }
   if (answer.kind === 'response' && answer.status === 404) return { kind: 'missing' };
-  const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, new Date()) : undefined;
-  const retryInMs = retryAfter ?? OPERATION_FIRST_CHECK_MS;
-  if (answer.kind === 'response' && answer.status === 429 && deps.gate) {
-    await deps.gate.recordThrottle(retryInMs).catch(() => undefined);
-  }
+  const retryAfter = answer.kind === 'response' ? parseRetryAfter(answer.headers.retryAfter, now()) : undefined;
+  const retryInMs = retryAfter ?? CHAT_READ_RETRY_MS;
+  if (answer.kind === 'response' && answer.status === 429) pauseReads(reads, now, retryInMs);
   return { kind: 'unavailable', retryInMs, error: { ...graphError(answer, 'ChatReadFailed'), retryable: true } };
 }
 

@@ -6,6 +6,7 @@ import {
   CreateOutcome,
   decideCreateOutcome,
   decideLookupOutcome,
+  teamsAppIdsOf,
   OPERATION_FIRST_CHECK_MS,
 } from './graph-outcome';
 import type { LogFields, Logger } from './log';
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   graph: GraphChats;
   gate: GraphRateGate;
   graceMinutes: number;
+  /** OPERATION_CHECK_MIN_SECONDS in ms: the first check of a 202's operation comes no sooner. */
+  operationCheckMinMs?: number;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -261,6 +264,7 @@ function context(request: ChatRequest, deps: WorkerDeps, now: () => Date, random
     transientFailures: request.transientFailures ?? 0,
     throttles: request.error?.code === 'TooManyRequests' ? Math.max(0, request.attempts - 1) : 0,
     random,
+    teamsAppIds: teamsAppIdsOf(request.graphBody),
   };
 }
 
@@ -294,7 +298,9 @@ async function applyOutcome(
               status: 'notStarted',
               checks: 0,
               startedAt: at.toISOString(),
-              nextCheckAt: new Date(at.getTime() + OPERATION_FIRST_CHECK_MS).toISOString(),
+              nextCheckAt: new Date(
+                at.getTime() + (deps.operationCheckMinMs ?? OPERATION_FIRST_CHECK_MS),
+              ).toISOString(),
             },
             attemptStartedAt: undefined,
             outcomeUnknownSince: undefined,

@@ -162,8 +162,18 @@ function checkApp(value: unknown, catalog: AppCatalog): AppInstallSpec | CreateC
       `Invalid value for 'teamsApp@odata.bind': '${String(bind ?? '')}'. Expected https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/<id>.`,
     );
   }
-  // 400, not 404: a wrong app id is a permanent input error, and 404 on POST /chats already means "user not found yet".
-  if (!catalog.has(appId)) return badRequest(`The Teams app '${appId}' was not found in the tenant app catalog.`);
+  // Graph answers an app id its catalog does not have with 404 NotFound and "…non existent App definition" (as
+  // real callers report for app installs): the same status as a member not found, which callers must tell apart.
+  if (!catalog.has(appId)) {
+    return {
+      ok: false,
+      violation: {
+        status: 404,
+        code: 'NotFound',
+        message: `User is trying to create a chat entitlement for a non existent App definition '${appId}'.`,
+      },
+    };
+  }
   const permissions: ResourceSpecificPermission[] = [];
   const set = value.consentedPermissionSet;
   if (set !== undefined && set !== null) {

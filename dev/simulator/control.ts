@@ -34,6 +34,7 @@ export type SimulatorConfig = SimulationSettings;
 
 export interface SimulatorConfigPatch {
   tenantRps?: number;
+  readRps?: number;
   retryAfterDecimal?: boolean;
   operationTimings?: Partial<OperationTimings>;
   /** A fate name (`succeed`, `failed`, `stall`, `vanish`, `invalid`, `unknownFutureValue`) or `{fate, error?, futureValue?}`. */
@@ -126,6 +127,7 @@ export function createControl(sim: Simulation): SimulatorControl {
       operationsStarted: sim.store.operations().length,
       tokensIssued: sim.entra.tokensIssued,
       throttled: sim.throttled,
+      throttledByKind: { ...sim.throttledByKind },
       responses429: Object.values(sim.log.byRoute).reduce((sum, byStatus) => sum + (byStatus['429'] ?? 0), 0),
       faultsFired: structuredClone(sim.faults.fired),
     }),

@@ -1,4 +1,5 @@
 import { TOKEN_ERROR_KINDS, TokenErrorKind } from './entra';
+import { KNOWN_GRAPH_ERROR_NAMES, KnownGraphError } from './graph-errors';
 import { SeededRandom } from './seeded-random';
 
 /** Scripted faults (the next N matching calls) and seeded random chaos. Pure decisions; the server carries them out. */
@@ -11,7 +12,9 @@ export type FaultAction =
   | { type: 'status'; status: FaultStatus; retryAfter?: number | null }
   | { type: 'delay'; ms: number }
   | { type: 'reset' }
-  | { type: 'tokenError'; error: TokenErrorKind };
+  | { type: 'tokenError'; error: TokenErrorKind }
+  /** One of the answers real Graph is known to give (graph-errors.ts KNOWN_GRAPH_ERRORS), in its envelope. */
+  | { type: 'graphError'; error: KnownGraphError };
 
 /** before: answer with the fault instead of doing the work; after: do the work, then fail the answer. */
 export type FaultPhase = 'before' | 'after';
@@ -119,8 +122,13 @@ export function parseFaultAction(input: unknown): FaultAction {
         fail(`fault.error must be one of ${TOKEN_ERROR_KINDS.join(', ')}`);
       }
       return { type: 'tokenError', error: f.error as TokenErrorKind };
+    case 'graphError':
+      if (!KNOWN_GRAPH_ERROR_NAMES.includes(f.error as KnownGraphError)) {
+        fail(`fault.error must be one of ${KNOWN_GRAPH_ERROR_NAMES.join(', ')}`);
+      }
+      return { type: 'graphError', error: f.error as KnownGraphError };
     default:
-      return fail(`fault.type must be status, delay, reset or tokenError, got ${String(f.type)}`);
+      return fail(`fault.type must be status, delay, reset, tokenError or graphError, got ${String(f.type)}`);
   }
 }
 
@@ -228,8 +236,15 @@ export class FaultBook {
 
   private record(chosen: ChosenFault): ChosenFault {
     this.fired[chosen.source] += 1;
-    const key = `${chosen.phase}:${chosen.fault.type === 'status' ? chosen.fault.status : chosen.fault.type}`;
+    const key = `${chosen.phase}:${faultLabel(chosen.fault)}`;
     this.fired.byType[key] = (this.fired.byType[key] ?? 0) + 1;
     return chosen;
   }
+}
+
+/** How a fault is named in counters and the request log: the status, the known error's name, or the type. */
+export function faultLabel(fault: FaultAction): string {
+  if (fault.type === 'status') return String(fault.status);
+  if (fault.type === 'graphError') return fault.error;
+  return fault.type;
 }

@@ -2,15 +2,15 @@ import { SimAnswer } from './answer';
 import { EntraSimulator } from './entra';
 import { ChatEndpointsDeps, GraphCall, routeChatCall } from './graph-chats';
 import { codeForStatus, graphError } from './graph-errors';
-import { retryAfterValue, Throttle } from './throttle';
+import { CallKind, retryAfterValue, Throttle } from './throttle';
 
-/** Graph's front door: bearer token, then the per-(tenant, app) throttle, then the chat endpoints. */
+/** Graph's front door: bearer token, then the per-(tenant, app, kind of call) throttle, then the chat endpoints. */
 
 export interface GraphGatewayDeps extends ChatEndpointsDeps {
   entra: EntraSimulator;
   throttle: Throttle;
   retryAfterDecimal(): boolean;
-  onThrottled(): void;
+  onThrottled(kind: CallKind): void;
 }
 
 const WWW_AUTHENTICATE =
@@ -29,14 +29,16 @@ export function handleGraphCall(call: GraphCall, authorization: string | undefin
       'www-authenticate': WWW_AUTHENTICATE,
     });
 
-  const take = deps.throttle.take(check.claims.tid, check.claims.appid);
+  // Reads and writes have separate budgets (Graph's Teams limits table): a throttled read says nothing about creates.
+  const kind: CallKind = call.method === 'GET' ? 'read' : 'write';
+  const take = deps.throttle.take(check.claims.tid, check.claims.appid, kind);
   if (!take.allowed) {
-    deps.onThrottled();
+    deps.onThrottled(kind);
     const { code } = codeForStatus(429);
     return graphError(
       429,
       code,
-      'Too many requests from this application in this tenant. Please retry after the time in the Retry-After header.',
+      `Too many requests from this application in this tenant (${kind === 'read' ? 'Other GET API calls for Microsoft Teams' : 'Other API calls for Microsoft Teams'}). Please retry after the time in the Retry-After header.`,
       call.ids,
       { 'retry-after': retryAfterValue(take.waitMs, deps.retryAfterDecimal()) },
     );

@@ -2,7 +2,7 @@ import { GRAPH_JSON, SimAnswer } from './answer';
 import { AppCatalog, checkCreateChat } from './chat-rules';
 import { ChatStore, StoredChat, StoredOperation } from './chat-store';
 import { Directory } from './directory';
-import { graphError, graphHeaders, RequestIds } from './graph-errors';
+import { applicationOnlyRefusal, graphError, graphHeaders, RequestIds } from './graph-errors';
 import { matchesChatFilter, parseChatFilter, PathSegment } from './odata';
 import { OperationFate, OperationTimings, visibleEnumValue } from './operations';
 
@@ -169,9 +169,8 @@ export function routeChatCall(call: GraphCall, deps: ChatEndpointsDeps): ChatRou
     graphError(405, 'BadRequest', `The HTTP method '${method}' is not allowed on this resource.`, call.ids);
   if (first?.name === 'chats' && first.key === undefined && s.length === 1) {
     if (method === 'POST') return { requiredRoles: CREATE_ROLES, run: () => createChat(call, deps) };
-    if (method === 'GET') {
-      return graphError(400, 'BadRequest', 'Requested API is not supported in application-only context', call.ids);
-    }
+    // Listing "my" chats needs a signed-in user; Teams refuses app-only callers with 412, not 400 or 403.
+    if (method === 'GET') return applicationOnlyRefusal(call.ids);
     return notAllowed();
   }
   if (first?.name === 'chats' && first.key !== undefined && s.length === 1) {
@@ -185,6 +184,8 @@ export function routeChatCall(call: GraphCall, deps: ChatEndpointsDeps): ChatRou
     second.key !== undefined &&
     s.length === 2
   ) {
+    // Chat operations are a beta navigation: v1.0's chat has no `operations`, and Graph's router says so.
+    if (call.version !== 'beta') return unknownSegment('operations', call.ids);
     if (method !== 'GET') return notAllowed();
     return {
       requiredRoles: READ_ROLES,
@@ -211,7 +212,12 @@ export function routeChatCall(call: GraphCall, deps: ChatEndpointsDeps): ChatRou
     };
   }
   const unknown = s.find((seg) => !['chats', 'operations', 'users'].includes(seg.name)) ?? s[s.length - 1];
-  return graphError(400, 'BadRequest', `Resource not found for the segment '${unknown?.name ?? ''}'.`, call.ids);
+  return unknownSegment(unknown?.name ?? '', call.ids);
+}
+
+/** What Graph's OData router answers for a path segment the version's schema does not have. */
+function unknownSegment(name: string, ids: RequestIds): SimAnswer {
+  return graphError(400, 'BadRequest', `Resource not found for the segment '${name}'.`, ids);
 }
 
 function createChat(call: GraphCall, deps: ChatEndpointsDeps): SimAnswer {

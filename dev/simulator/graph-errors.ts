@@ -60,3 +60,46 @@ export function codeForStatus(status: number): { code: string; message: string }
       return { code: 'UnknownError', message: `Injected status ${status}.` };
   }
 }
+
+/**
+ * Answers real Graph gives on the Teams chat endpoints, as callers reported them in public issue threads
+ * (see dev/simulator/README.md); scripted with `{type: 'graphError', error: '<name>'}` or produced by the rules.
+ */
+export const KNOWN_GRAPH_ERRORS = {
+  /** A server fault dressed as a bad request; Graph may or may not have made the chat. */
+  invocationException: {
+    status: 400,
+    code: 'BadRequest',
+    message: 'Exception has been thrown by the target of an invocation.',
+  },
+  /** An API Teams serves only with a signed-in user (e.g. GET /chats, some $filter forms), called app-only. */
+  applicationOnly: {
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'Requested API is not supported in application-only context',
+  },
+  /** A member in another tenant that Teams external access (federation) does not allow. */
+  notFederated: {
+    status: 403,
+    code: 'Forbidden',
+    message: 'The user is not federated with this organization.',
+  },
+  /** A member without a Teams license. */
+  noLicense: {
+    status: 403,
+    code: 'Forbidden',
+    message: 'Failed to get license information for the user. Ensure user has a valid Office365 license.',
+  },
+} as const satisfies Record<string, { status: number; code: string; message: string }>;
+
+export type KnownGraphError = keyof typeof KNOWN_GRAPH_ERRORS;
+export const KNOWN_GRAPH_ERROR_NAMES = Object.keys(KNOWN_GRAPH_ERRORS) as KnownGraphError[];
+
+export function knownGraphError(name: KnownGraphError, ids: RequestIds): SimAnswer {
+  const known = KNOWN_GRAPH_ERRORS[name];
+  return graphError(known.status, known.code, known.message, ids);
+}
+
+export function applicationOnlyRefusal(ids: RequestIds): SimAnswer {
+  return knownGraphError('applicationOnly', ids);
+}

@@ -10,8 +10,13 @@ export interface SimulatorOptions {
   port?: number;
   /** Deterministic ids and random faults (default 1). */
   seed?: number;
-  /** Token bucket per (tenant, appId) for Graph calls; default 30; burst = max(1, rps). */
+  /** Token bucket per (tenant, appId) for creates (POST /chats); default 30; burst = max(1, rps). */
   tenantRps?: number;
+  /**
+   * Token bucket per (tenant, appId) for reads (GET chat, a member's chats, operations), Graph's separate
+   * "Other GET API calls" row. Default: tenantRps (both of Graph's rows are 30), so raising one raises both.
+   */
+  readRps?: number;
   /** Status per GET of an operation: notStarted → inProgress → succeeded; defaults 1 and 2. */
   operationTimings?: { inProgressAfterPolls?: number; succeededAfterPolls?: number };
   quiet?: boolean;
@@ -43,11 +48,14 @@ export type { DirectoryUser, DirectoryUserInput } from './directory';
 export async function startGraphSimulator(options: SimulatorOptions = {}): Promise<GraphSimulator> {
   const tenantRps = options.tenantRps ?? 30;
   if (!(tenantRps > 0)) throw new RangeError(`tenantRps must be > 0, got ${tenantRps}`);
+  const readRps = options.readRps ?? tenantRps;
+  if (!(readRps > 0)) throw new RangeError(`readRps must be > 0, got ${readRps}`);
   const serverCertificate = createServerCertificate();
   const clientCertificate = createClientCredentialCertificate('chat-provisioner-simulator-client');
   const sim = new Simulation({
     seed: options.seed ?? 1,
     tenantRps,
+    readRps,
     operationTimings: options.operationTimings,
     clientCertificate,
   });

@@ -25,16 +25,18 @@ async function main(argv: string[]): Promise<void> {
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', integer, 0)
     .option('--seed <n>', 'seed for ids and random faults', integer, 1)
-    .option('--tenant-rps <n>', 'Graph calls per second per (tenant, app) before 429', positive, 30)
+    .option('--tenant-rps <n>', 'creates (POST /chats) per second per (tenant, app) before 429', positive, 30)
+    .option('--read-rps <n>', 'reads (GET) per second per (tenant, app) before 429 (default: --tenant-rps)', positive)
     .option('--out <dir>', 'directory for ca.pem and client-certificate.pem', '.data/simulator')
     .option('--quiet', 'no banner on stderr', false)
     .parse(argv)
-    .opts<{ port: number; seed: number; tenantRps: number; out: string; quiet: boolean }>();
+    .opts<{ port: number; seed: number; tenantRps: number; readRps?: number; out: string; quiet: boolean }>();
 
   const sim = await startGraphSimulator({
     port: options.port,
     seed: options.seed,
     tenantRps: options.tenantRps,
+    readRps: options.readRps,
     quiet: options.quiet,
   });
   const out = resolve(options.out);

@@ -24,8 +24,10 @@ export interface SimulatorStats {
   chatsCreated: number;
   operationsStarted: number;
   tokensIssued: number;
-  /** 429s from the token bucket. */
+  /** 429s from the token buckets. */
   throttled: number;
+  /** The same, by kind of call: creates (`write`) and reads have separate buckets, as in Graph. */
+  throttledByKind: { write: number; read: number };
   /** Every 429 sent, from the bucket or from faults. */
   responses429: number;
   faultsFired: { script: number; chaos: number; byType: Record<string, number> };

@@ -3,9 +3,9 @@ import { createServer, Server } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { SimAnswer } from './answer';
 import { handleControlCall, SimulatorControl } from './control';
-import { ChosenFault } from './faults';
+import { ChosenFault, faultLabel } from './faults';
 import { handleGraphCall, MalformedBody } from './graph-api';
-import { codeForStatus, graphError, RequestIds } from './graph-errors';
+import { codeForStatus, graphError, knownGraphError, RequestIds } from './graph-errors';
 import { parseResourcePath } from './odata';
 import { maskedForm, maskedHeaders, RecordedRequest } from './request-log';
 import { Simulation } from './simulation';
@@ -165,9 +165,7 @@ export class SimulatorServer {
     }
 
     const fault = this.sim.faults.take(incoming.method, rawPath);
-    const faultName = fault
-      ? `${fault.phase}:${fault.fault.type === 'status' ? fault.fault.status : fault.fault.type}`
-      : undefined;
+    const faultName = fault ? `${fault.phase}:${faultLabel(fault.fault)}` : undefined;
     if (fault?.phase === 'before') {
       if (fault.fault.type === 'delay') await this.sleep(fault.fault.ms);
       else {
@@ -212,6 +210,10 @@ export class SimulatorServer {
         this.sim.entra.scriptedError(fault.error, entra?.[1] ?? 'unknown', clientId, now, clientRequestId),
         faultName,
       );
+      return;
+    }
+    if (fault.type === 'graphError') {
+      this.finish(res, entry, knownGraphError(fault.error, ids), faultName);
       return;
     }
     // A delay never gets here: the caller waits it out and answers normally.
@@ -281,8 +283,9 @@ export class SimulatorServer {
         defaultOperationFate: () => this.sim.settings.defaultOperationFate,
         createdDateTimeFilter: () => this.sim.settings.createdDateTimeFilter,
         retryAfterDecimal: () => this.sim.settings.retryAfterDecimal,
-        onThrottled: () => {
+        onThrottled: (kind) => {
           this.sim.throttled += 1;
+          this.sim.throttledByKind[kind] += 1;
         },
       },
     );

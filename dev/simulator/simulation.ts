@@ -5,7 +5,7 @@ import { EntraSimulator, GRAPH_APP_ROLES, RegisteredApp } from './entra';
 import { FaultBook } from './faults';
 import { RequestLog } from './request-log';
 import { SeededRandom, streamFor } from './seeded-random';
-import { Clock, Throttle } from './throttle';
+import { CallKind, Clock, TEAMS_OTHER_CALLS_RPS, Throttle } from './throttle';
 import { ClientCredentialCertificate } from './tls';
 import {
   DEFAULT_OPERATION_TIMINGS,
@@ -18,7 +18,10 @@ import {
 /** All the simulator's state and settings, with no sockets: the server and the control API both work on this. */
 
 export interface SimulationSettings {
+  /** Creates (`POST /chats`, an "Other API call for Microsoft Teams") per second per app per tenant. */
   tenantRps: number;
+  /** Reads (chat, a member's chats, operations: "Other GET API calls") per second per app per tenant. */
+  readRps: number;
   /** Retry-After with millisecond decimals (e.g. 0.5) instead of whole seconds. */
   retryAfterDecimal: boolean;
   operationTimings: OperationTimings;
@@ -41,6 +44,7 @@ export type CreatedDateTimeFilter = (typeof CREATED_DATE_TIME_FILTER_MODES)[numb
 export interface SimulationOptions {
   seed: number;
   tenantRps: number;
+  readRps?: number;
   operationTimings?: Partial<OperationTimings>;
   clientCertificate: ClientCredentialCertificate;
   clock?: Clock;
@@ -62,6 +66,7 @@ export class Simulation {
   readonly log: RequestLog;
   readonly requestIds: SeededRandom;
   throttled = 0;
+  throttledByKind: Record<CallKind, number> = { write: 0, read: 0 };
   private readonly initialSettings: SimulationSettings;
   private current: SimulationSettings;
 
@@ -83,6 +88,7 @@ export class Simulation {
     };
     this.initialSettings = {
       tenantRps: options.tenantRps,
+      readRps: options.readRps ?? TEAMS_OTHER_CALLS_RPS,
       retryAfterDecimal: false,
       operationTimings: parseOperationTimings(options.operationTimings ?? {}, DEFAULT_OPERATION_TIMINGS),
       defaultOperationFate: { kind: 'succeed' },
@@ -110,7 +116,7 @@ export class Simulation {
       },
       streamFor(options.seed, 'entra'),
     );
-    this.throttle = new Throttle(this.current.tenantRps, this.clock);
+    this.throttle = new Throttle(this.current.tenantRps, this.clock, this.current.readRps);
     this.log = new RequestLog(this.current.requestLogLimit);
     this.requestIds = streamFor(options.seed, 'request-ids');
     this.apply(this.current);
@@ -131,6 +137,7 @@ export class Simulation {
     const next: SimulationSettings = { ...this.current };
     const known = new Set([
       'tenantRps',
+      'readRps',
       'retryAfterDecimal',
       'operationTimings',
       'defaultOperationFate',
@@ -145,6 +152,10 @@ export class Simulation {
     if (p.tenantRps !== undefined) {
       if (typeof p.tenantRps !== 'number' || !(p.tenantRps > 0)) throw new TypeError('tenantRps must be a number > 0');
       next.tenantRps = p.tenantRps;
+    }
+    if (p.readRps !== undefined) {
+      if (typeof p.readRps !== 'number' || !(p.readRps > 0)) throw new TypeError('readRps must be a number > 0');
+      next.readRps = p.readRps;
     }
     if (p.retryAfterDecimal !== undefined) {
       if (typeof p.retryAfterDecimal !== 'boolean') throw new TypeError('retryAfterDecimal must be a boolean');
@@ -195,6 +206,7 @@ export class Simulation {
     this.faults.reset();
     this.throttle.reset();
     this.throttled = 0;
+    this.throttledByKind = { write: 0, read: 0 };
     this.entra.tokensIssued = 0;
     if (options.users) {
       this.directory.reset();
@@ -206,7 +218,8 @@ export class Simulation {
   private apply(next: SimulationSettings): void {
     const previous = this.current;
     this.current = next;
-    if (next.tenantRps !== previous.tenantRps) this.throttle.setRate(next.tenantRps);
+    if (next.tenantRps !== previous.tenantRps) this.throttle.setRate(next.tenantRps, 'write');
+    if (next.readRps !== previous.readRps) this.throttle.setRate(next.readRps, 'read');
     if (next.requestLogLimit !== previous.requestLogLimit) this.log.setLimit(next.requestLogLimit);
     this.entra.tokenLifetimeSeconds = next.tokenLifetimeSeconds;
     this.entra.grantedRoles = [...next.grantedRoles];

@@ -1,4 +1,4 @@
-/** Token bucket per (tenant, app), the unit Microsoft Graph throttles Teams calls by. Pure: the clock is injected. */
+/** Token buckets per (tenant, app, kind of call), the units Microsoft Graph throttles Teams calls by. Pure: the clock is injected. */
 
 export type Clock = () => number;
 
@@ -46,33 +46,54 @@ export class TokenBucket {
   }
 }
 
-/** Buckets keyed by tenant and app id; a rate change starts every bucket afresh at the new rate. */
+/**
+ * The kind of call a bucket counts. Graph's Teams limits table puts them in separate rows, each with its own
+ * budget per app per tenant: `POST /chats` is an "Other API call for Microsoft Teams" (30 rps per app per
+ * tenant, 300 across tenants); reading a chat, a member's chats or an operation is an "Other GET API call"
+ * (30 rps per app per tenant, 1500 across tenants). Reads used up do not slow creates, nor the reverse.
+ */
+export type CallKind = 'write' | 'read';
+
+/** The Graph default for both rows, in requests per second per app per tenant. */
+export const TEAMS_OTHER_CALLS_RPS = 30;
+
+/** Buckets keyed by tenant, app id and kind of call; a rate change starts that kind's buckets afresh. */
 export class Throttle {
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly rates: Record<CallKind, number>;
 
+  /** `ratePerSecond`: writes (`POST /chats`); `readRatePerSecond`: reads, by default Graph's 30 rps. */
   constructor(
-    private ratePerSecond: number,
+    ratePerSecond: number,
     private readonly clock: Clock,
+    readRatePerSecond: number = TEAMS_OTHER_CALLS_RPS,
   ) {
-    if (!(ratePerSecond > 0)) throw new RangeError(`tenantRps must be > 0, got ${ratePerSecond}`);
+    checkRate(ratePerSecond, 'tenantRps');
+    checkRate(readRatePerSecond, 'readRps');
+    this.rates = { write: ratePerSecond, read: readRatePerSecond };
   }
 
+  /** The write (create) rate. */
   get rate(): number {
-    return this.ratePerSecond;
+    return this.rates.write;
   }
 
-  setRate(ratePerSecond: number): void {
-    if (!(ratePerSecond > 0)) throw new RangeError(`tenantRps must be > 0, got ${ratePerSecond}`);
-    this.ratePerSecond = ratePerSecond;
-    this.buckets.clear();
+  get readRate(): number {
+    return this.rates.read;
   }
 
-  take(tenantId: string, appId: string): TakeResult {
-    const key = `${tenantId}/${appId}`;
+  setRate(ratePerSecond: number, kind: CallKind = 'write'): void {
+    checkRate(ratePerSecond, kind === 'write' ? 'tenantRps' : 'readRps');
+    this.rates[kind] = ratePerSecond;
+    for (const key of [...this.buckets.keys()]) if (key.endsWith(`/${kind}`)) this.buckets.delete(key);
+  }
+
+  take(tenantId: string, appId: string, kind: CallKind = 'write'): TakeResult {
+    const key = `${tenantId}/${appId}/${kind}`;
     const now = this.clock();
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = new TokenBucket(this.ratePerSecond, now);
+      bucket = new TokenBucket(this.rates[kind], now);
       this.buckets.set(key, bucket);
     }
     return bucket.take(now);
@@ -81,6 +102,10 @@ export class Throttle {
   reset(): void {
     this.buckets.clear();
   }
+}
+
+function checkRate(rate: number, name: string): void {
+  if (!(rate > 0)) throw new RangeError(`${name} must be > 0, got ${rate}`);
 }
 
 /** The Retry-After value: whole seconds rounded up (at least 1) by default, else milliseconds precision. */

@@ -24,6 +24,7 @@ export async function runTimerWork(svc: Services, log: Logger) {
     graph: svc.graph,
     gate: svc.gate,
     deadlineMinutes: svc.config.operationDeadlineMinutes,
+    checkMinMs: svc.config.operationCheckMinSeconds * 1000,
     log,
     onFinal: deliverOnFinal(svc, log),
   });

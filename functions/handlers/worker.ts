@@ -20,6 +20,7 @@ export async function worker(message: unknown, context: InvocationContext): Prom
     graph: svc.graph,
     gate: svc.gate,
     graceMinutes: svc.config.newUserGraceMinutes,
+    operationCheckMinMs: svc.config.operationCheckMinSeconds * 1000,
     log,
     onFinal: deliverOnFinal(svc, log),
   });

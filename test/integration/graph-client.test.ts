@@ -184,6 +184,17 @@ describe('SdkGraphChats against the simulator', () => {
     expect(get?.headers.prefer).toBe('include-unknown-enum-members');
   });
 
+  it('polls an operation under beta even when its location names v1.0 (operations exist in beta only)', async () => {
+    const answer = response(await graph.createChat(withApp('Adapter v1.0 location')));
+    const location = answer.headers.location!;
+    // As a row written before operations moved to beta holds it, or as a Location that carried a version.
+    const v1 = `${stack.sim.graphBaseUrl}/v1.0${location}`;
+    expect(graph.resolveLocation(v1)).toBe(`${stack.sim.graphBaseUrl}/beta${location}`);
+    expect(graph.resolveLocation(`/v1.0${location}`)).toBe(`${stack.sim.graphBaseUrl}/beta${location}`);
+    const op = response(await graph.getOperation(v1));
+    expect([op.status, (op.body as { operationType?: string }).operationType]).toEqual([200, 'createChat']);
+  });
+
   it("listUserChats: one member's group chats since a time, with members, across pages", async () => {
     const user = 'user77@contoso.com';
     const others = ['user78@contoso.com', 'user79@contoso.com'];

@@ -4,7 +4,7 @@
  * Time is injected (`now`); nothing waits for Microsoft's 30 s.
  */
 import { loadConfig } from '../../shared/config';
-import { OPERATION_FIRST_CHECK_MS } from '../../shared/graph-outcome';
+import { OPERATION_FIRST_CHECK_MS, OPERATION_MIN_CHECK_MS } from '../../shared/graph-outcome';
 import { newRequestId } from '../../shared/ids';
 import { newChatRequest } from '../../shared/intake';
 import { jsonLogger } from '../../shared/log';
@@ -142,18 +142,20 @@ describe('poller: operation outcomes', () => {
     const { request, opId } = await h.pending('Op succeeds');
     const since = lastSeq();
 
-    // Act: the first check waits its first-check delay, then backs off.
+    // Act: the first check comes Microsoft's 30 s after the 202, and so does each next one.
+    expect(Date.parse(request.operation!.nextCheckAt!) - Date.parse(request.operation!.startedAt!)).toBe(
+      OPERATION_MIN_CHECK_MS,
+    );
     h.clock.ms = Date.parse(request.operation!.nextCheckAt!);
     const first = await h.tick();
+    const firstCheckAt = h.clock.ms;
     const afterFirst = await h.row(request.id);
     const done = await h.settle(request.id);
 
     // Assess
     expect(first).toMatchObject({ indexRowsRead: 1, checked: 1, waiting: 1 });
     expect(afterFirst.operation).toMatchObject({ status: 'notStarted', checks: 1 });
-    expect(Date.parse(afterFirst.operation!.nextCheckAt!) - h.clock.ms).toBeLessThanOrEqual(
-      2 * OPERATION_FIRST_CHECK_MS,
-    );
+    expect(Date.parse(afterFirst.operation!.nextCheckAt!) - firstCheckAt).toBe(OPERATION_MIN_CHECK_MS);
     const op = stack.sim.control.operations().find((o) => o.id === opId)!;
     const chat = stack.sim.control.chats().chats.find((c) => c.id === op.chatId)!;
     expect(done.state).toBe(State.succeeded);
@@ -266,30 +268,36 @@ describe('poller: operation outcomes', () => {
 });
 
 describe('poller: throttled and failing polls', () => {
-  it('429 on the poll → stays pending, next check after Retry-After, and the fleet pauses', async () => {
+  it('429 on the poll → stays pending, the tick stops reading, and creates are neither cut nor paused', async () => {
     const h = await harness();
-    const { request } = await h.pending('Poll 429');
+    const first = await h.pending('Poll 429');
+    const second = await h.pending('Poll 429 too');
+    const rateBefore = h.svc.gate.fleetRate;
     stack.sim.control.addFault({
       match: { method: 'GET', pathPrefix: '/beta/chats' },
       fault: { type: 'status', status: 429, retryAfter: 0.6 },
     });
-    h.clock.ms = Date.parse(request.operation!.nextCheckAt!);
-    const report = await h.tick();
-    const row = await h.row(request.id);
-    expect(report).toMatchObject({ checked: 1, waiting: 1 });
-    expect(row.state).toBe(State.pending);
-    expect(Date.parse(row.operation!.nextCheckAt!)).toBe(h.clock.ms + 600);
-    expect(row.error).toMatchObject({ code: 'TooManyRequests', httpStatus: 429, retryable: true });
-    expect(h.svc.gate.pausedUntil).toBeGreaterThan(Date.now());
+    const since = lastSeq();
+    h.clock.ms = Date.parse(second.request.operation!.nextCheckAt!);
+    const report = await h.tick({ concurrency: 1 });
 
-    // Not due before Retry-After: the tick reads nothing.
-    h.clock.ms += 300;
-    expect((await h.tick()).indexRowsRead).toBe(0);
-    // Due again: once the shared pause has passed, it is checked and goes on.
-    await new Promise((r) => setTimeout(r, Math.max(0, h.svc.gate.pausedUntil - Date.now())));
-    const done = await h.settle(request.id);
-    expect(done.state).toBe(State.succeeded);
-    expect(done.error).toBeUndefined();
+    // One check was throttled; the other was left due for a later tick rather than spend more reads.
+    expect(gets(since, /operations/)).toHaveLength(1);
+    expect(report).toMatchObject({ indexRowsRead: 2, checked: 1, waiting: 1 });
+    const rows = [await h.row(first.request.id), await h.row(second.request.id)];
+    const throttled = rows.find((r) => r.error?.code === 'TooManyRequests')!;
+    expect(throttled.state).toBe(State.pending);
+    expect(throttled.error).toMatchObject({ httpStatus: 429, retryable: true });
+    // Microsoft's 30 s between checks holds even though Retry-After was shorter.
+    expect(Date.parse(throttled.operation!.nextCheckAt!)).toBe(h.clock.ms + OPERATION_MIN_CHECK_MS);
+    expect(rows.filter((r) => r.operation!.checks === 0)).toHaveLength(1);
+    // Reads have their own budget in Graph: the fleet's create rate is not cut and no worker is paused.
+    expect(h.svc.gate.pausedUntil).toBeLessThanOrEqual(Date.now());
+    expect(h.svc.gate.fleetRate).toBe(rateBefore);
+
+    const done = [await h.settle(first.request.id), await h.settle(second.request.id)];
+    expect(done.map((d) => d.state)).toEqual([State.succeeded, State.succeeded]);
+    expect(done.map((d) => d.error)).toEqual([undefined, undefined]);
   });
 
   it('5xx on the poll → stays pending and is retried on a later tick (Retry-After honoured)', async () => {
@@ -303,9 +311,28 @@ describe('poller: throttled and failing polls', () => {
     await h.tick();
     const row = await h.row(request.id);
     expect(row.state).toBe(State.pending);
-    expect(Date.parse(row.operation!.nextCheckAt!)).toBe(h.clock.ms + 7000);
+    expect(Date.parse(row.operation!.nextCheckAt!)).toBe(h.clock.ms + Math.max(7000, OPERATION_MIN_CHECK_MS));
     expect(row.error).toMatchObject({ httpStatus: 503, retryable: true });
     expect((await h.settle(request.id)).state).toBe(State.succeeded);
+  });
+
+  it('OPERATION_CHECK_MIN_SECONDS sets the least time between checks, and the interval grows after ten', async () => {
+    const h = await harness();
+    const { request } = await h.pending('Slow checks');
+    stack.sim.control.setOperationFate(
+      stack.sim.control
+        .operations()
+        .find((o) => o.chatId === /chats\('([^']+)'\)/.exec(request.operation!.location)![1])!.id,
+      'stall',
+    );
+    const gaps: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      h.clock.ms = Date.parse((await h.row(request.id)).operation!.nextCheckAt!);
+      await h.tick({ checkMinMs: 45_000, deadlineMinutes: 60 });
+      gaps.push(Date.parse((await h.row(request.id)).operation!.nextCheckAt!) - h.clock.ms);
+    }
+    expect(gaps.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 45_000));
+    expect(gaps.slice(10)).toEqual([90_000, 90_000]);
   });
 
   it("a worker's 429 pauses the poller too: no poll reaches Graph while the fleet is paused", async () => {

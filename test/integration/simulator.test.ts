@@ -117,7 +117,7 @@ const secretCredential = (secret = sim.clientSecret) =>
     disableInstanceDiscovery: true,
     agent,
   });
-const operationUrl = (location: string, version = 'v1.0') => `/${version}${location}`;
+const operationUrl = (location: string, version = 'beta') => `/${version}${location}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -398,7 +398,7 @@ describe('async operations (202)', () => {
     });
   });
 
-  it('answers both path forms under /v1.0 and /beta, and hides createChat without the Prefer header', async () => {
+  it('answers both path forms under /beta, and hides createChat without the Prefer header', async () => {
     sim.control.configure({ operationTimings: { inProgressAfterPolls: 0, succeededAfterPolls: 1 } });
     const location: string =
       (await call('POST', '/v1.0/chats', { body: fixture('003-example-4.json') })).headers.location ?? '';
@@ -407,7 +407,27 @@ describe('async operations (202)', () => {
     expect([first.body.status, first.body.operationType]).toEqual(['inProgress', 'unknownFutureValue']);
     const second = await call('GET', operationUrl(location, 'beta'), { headers: prefer });
     expect([second.body.status, second.body.operationType]).toEqual(['succeeded', 'createChat']);
-    expect((await call('GET', `/v1.0/chats/${opId}/operations/${opId}`)).status).toBe(404);
+    expect((await call('GET', `/v1.0/chats/${opId}/operations/${opId}`)).status).toBe(400);
+  });
+
+  it('has no operations under v1.0: Graph refuses the segment, in both path forms', async () => {
+    const location: string =
+      (await call('POST', '/v1.0/chats', { body: withApp(groupBody('V1', 'alex@contoso.com', 'jacob@contoso.com')) }))
+        .headers.location ?? '';
+    const [, chatId, opId] = /^\/chats\('([^']+)'\)\/operations\('([^']+)'\)$/.exec(location) ?? [];
+    for (const path of [
+      operationUrl(location, 'v1.0'),
+      `/v1.0/chats/${encodeURIComponent(chatId ?? '')}/operations/${opId}`,
+    ]) {
+      const answer = await call('GET', path, { headers: prefer });
+      expect([answer.status, answer.body.error?.code, answer.body.error?.message]).toEqual([
+        400,
+        'BadRequest',
+        "Resource not found for the segment 'operations'.",
+      ]);
+    }
+    // The refusal is not a poll: the operation has not moved.
+    expect((await call('GET', operationUrl(location), { headers: prefer })).body.status).toBe('notStarted');
   });
 
   it.each([
@@ -523,13 +543,40 @@ describe('Graph rules and errors', () => {
         ...groupBody('x', 'alex@contoso.com', 'jacob@contoso.com'),
         installedApps: [{ 'teamsApp@odata.bind': 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/nope' }],
       },
-      400,
-      'BadRequest',
+      404,
+      'NotFound',
     ],
   ])('refuses %s', async (_name, body, status, code) => {
     const reply = await call('POST', '/v1.0/chats', { body });
     expect([reply.status, reply.body.error.code]).toEqual([status, code]);
     expect(sim.control.chats().count).toBe(0);
+  });
+
+  it('refuses listing chats app-only with 412 PreconditionFailed, as Teams does', async () => {
+    const reply = await call('GET', '/v1.0/chats');
+    expect([reply.status, reply.body.error.code, reply.body.error.message]).toEqual([
+      412,
+      'PreconditionFailed',
+      'Requested API is not supported in application-only context',
+    ]);
+  });
+
+  it('scripts the known Graph answers by name (a 400 server fault after the chat was made)', async () => {
+    sim.control.addFault({
+      match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+      phase: 'after',
+      fault: { type: 'graphError', error: 'invocationException' },
+    });
+    const reply = await call('POST', '/v1.0/chats', {
+      body: groupBody('Made', 'alex@contoso.com', 'jacob@contoso.com'),
+    });
+    expect([reply.status, reply.body.error.code, reply.body.error.message]).toEqual([
+      400,
+      'BadRequest',
+      'Exception has been thrown by the target of an invocation.',
+    ]);
+    expect(reply.headers['request-id']).toBeDefined();
+    expect(sim.control.chats().count).toBe(1);
   });
 
   it('names the user and the licence problem as Graph does', async () => {
@@ -813,13 +860,13 @@ describe('real member data: object ids, UPNs and mail', () => {
   });
 });
 
-describe('throttling per (tenant, app)', () => {
+describe('throttling per (tenant, app, kind of call)', () => {
   // Opens the sockets first, so TLS handshakes do not spread the burst over time (and refill the bucket).
   const warmConnections = (n: number) => Promise.all(Array.from({ length: n }, () => call('GET', '/v1.0/chats/nope')));
 
   it('answers 429 with an integer Retry-After beyond the burst, and lets calls through after it', async () => {
     await warmConnections(12);
-    sim.control.configure({ tenantRps: 5 });
+    sim.control.configure({ readRps: 5 });
     const replies = await Promise.all(Array.from({ length: 12 }, () => call('GET', '/v1.0/chats/nope')));
     const throttled = replies.filter((r) => r.status === 429);
     expect(12 - throttled.length).toBeGreaterThanOrEqual(5);
@@ -828,13 +875,29 @@ describe('throttling per (tenant, app)', () => {
       expect(reply.headers['retry-after']).toMatch(/^[1-9]\d*$/);
       expect(reply.body.error.code).toBe('TooManyRequests');
     }
-    expect(sim.control.stats()).toMatchObject({ throttled: throttled.length, responses429: throttled.length });
+    expect(sim.control.stats()).toMatchObject({
+      throttled: throttled.length,
+      throttledByKind: { read: throttled.length, write: 0 },
+      responses429: throttled.length,
+    });
     await sleep(Number(throttled[0]?.headers['retry-after']) * 1000);
     expect((await call('GET', '/v1.0/chats/nope')).status).toBe(404);
   });
 
+  it('keeps creates and reads apart: reads used up do not throttle creates, nor the reverse', async () => {
+    sim.control.configure({ tenantRps: 2, readRps: 2 });
+    const reads = [];
+    for (let i = 0; i < 3; i += 1) reads.push((await call('GET', '/v1.0/chats/nope')).status);
+    expect(reads).toEqual([404, 404, 429]);
+    const body = oneOnOneBody('alex@contoso.com', 'jacob@contoso.com');
+    const creates = [];
+    for (let i = 0; i < 3; i += 1) creates.push((await call('POST', '/v1.0/chats', { body })).status);
+    expect(creates).toEqual([201, 201, 429]);
+    expect(sim.control.stats().throttledByKind).toEqual({ read: 1, write: 1 });
+  });
+
   it('holds the configured rate over time', async () => {
-    sim.control.configure({ tenantRps: 10 });
+    sim.control.configure({ readRps: 10 });
     const started = Date.now();
     let allowed = 0;
     while (Date.now() - started < 1500) if ((await call('GET', '/v1.0/chats/nope')).status !== 429) allowed += 1;
@@ -844,7 +907,7 @@ describe('throttling per (tenant, app)', () => {
 
   it('sends decimal Retry-After when configured over HTTP', async () => {
     await warmConnections(6);
-    await call('POST', '/_sim/config', { body: { tenantRps: 4, retryAfterDecimal: true }, token: null });
+    await call('POST', '/_sim/config', { body: { readRps: 4, retryAfterDecimal: true }, token: null });
     const replies = await Promise.all(Array.from({ length: 6 }, () => call('GET', '/v1.0/chats/nope')));
     const retryAfter = Number(replies.find((r) => r.status === 429)?.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(0);
@@ -1080,7 +1143,9 @@ describe('the Graph SDK over TLS', () => {
       out.accepted = raw.status;
       const location = raw.headers.get('location');
       out.statuses = [];
-      for (let i = 0; i < 3; i += 1) out.statuses.push((await client.api(location).header('Prefer', 'include-unknown-enum-members').get()).status);
+      // The Location has no version, and operations exist under beta only: the SDK's default v1.0 is refused.
+      out.v1Refused = await client.api(location).get().then(() => 'answered', (error) => error.statusCode);
+      for (let i = 0; i < 3; i += 1) out.statuses.push((await client.api(location).version('beta').header('Prefer', 'include-unknown-enum-members').get()).status);
       const page = await client.api('/users/jacob@contoso.com/chats').filter("chatType eq 'group'").expand('members').top(1).get();
       out.firstPage = page.value.map((c) => c.id);
       out.nextLink = page['@odata.nextLink'];
@@ -1133,6 +1198,7 @@ describe('the Graph SDK over TLS', () => {
       '19:82fe7758-5bb3-4f0d-a43f-e555fd399c6f_8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca@unq.gbl.spaces',
     );
     expect(out.accepted).toBe(202);
+    expect(out.v1Refused).toBe(400);
     expect(out.statuses).toEqual(['notStarted', 'inProgress', 'succeeded']);
     expect(out.group).toMatch(/^19:[0-9a-f]{32}@thread\.v2$/);
     expect(out.nextLink.startsWith(sim.url)).toBe(true);

@@ -43,6 +43,8 @@ export interface ChaosStack {
 
 export const CHAOS_ENV = {
   POLL_SCHEDULE: '*/1 * * * * *',
+  // Microsoft's 30 s between operation checks would outlast the 15 s operation deadline below.
+  OPERATION_CHECK_MIN_SECONDS: '1',
   NEW_USER_GRACE_MINUTES: '0.2',
   OPERATION_DEADLINE_MINUTES: '0.25',
   GRAPH_MAX_RPS: '25',

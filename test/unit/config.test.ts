@@ -38,6 +38,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it("checks operations Microsoft's 30 s apart by default; OPERATION_CHECK_MIN_SECONDS changes it, validated", () => {
+    expect(loadConfig({ AzureWebJobsStorage: storage }).operationCheckMinSeconds).toBe(30);
+    expect(
+      loadConfig({ AzureWebJobsStorage: storage, OPERATION_CHECK_MIN_SECONDS: '0.5' }).operationCheckMinSeconds,
+    ).toBe(0.5);
+    for (const bad of ['0', '-1', 'soon', '3601']) {
+      expect(() => loadConfig({ AzureWebJobsStorage: storage, OPERATION_CHECK_MIN_SECONDS: bad })).toThrow(
+        /OPERATION_CHECK_MIN_SECONDS: OPERATION_CHECK_MIN_SECONDS must be a number greater than 0 and at most 3600/,
+      );
+    }
+  });
+
   it('names every problem at once and never echoes a secret', () => {
     let error: unknown;
     try {

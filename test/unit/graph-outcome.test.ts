@@ -6,8 +6,10 @@ import {
   decideCreateOutcome,
   decideLookupOutcome,
   decidePollOutcome,
+  MAX_INVOCATION_EXCEPTIONS,
   MAX_TRANSIENT_FAILURES,
   parseRetryAfter,
+  teamsAppIdsOf,
 } from '../../shared/graph-outcome';
 
 const now = new Date('2026-11-24T12:00:00Z');
@@ -97,9 +99,101 @@ describe('decideCreateOutcome', () => {
     expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace' });
   });
 
-  it('403 without a license message → failed with a permission hint', () => {
-    const outcome = decideCreateOutcome(response(403, graphErrorBody('Forbidden', 'Missing role permissions')), ctx);
+  it('403 missing role permissions → failed, naming the permission to grant', () => {
+    const outcome = decideCreateOutcome(
+      response(
+        403,
+        graphErrorBody(
+          'Forbidden',
+          "Missing role permissions on the request. API requires one of 'Chat.Create, Chat.ReadWrite.All'. Roles on the request ''.",
+        ),
+      ),
+      ctx,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'MissingPermission', retryable: false } });
     expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/Chat\.Create/);
+  });
+
+  it('403 not federated → failed with the federation cause, not a permission hint', () => {
+    const outcome = decideCreateOutcome(
+      response(403, graphErrorBody('Forbidden', 'The user is not federated with this organization.')),
+      ctx,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'MemberNotFederated', graphRequestId: 'req-1' } });
+    const message = outcome.kind === 'failed' ? outcome.error.message : '';
+    expect(message).toMatch(/external access/);
+    expect(message).toMatch(/not federated with this organization/);
+    expect(message).not.toMatch(/Chat\.Create/);
+  });
+
+  it("403 of an unknown kind → failed, keeping Graph's words and saying the cause is not known", () => {
+    const outcome = decideCreateOutcome(response(403, graphErrorBody('Forbidden', 'Something new')), ctx);
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'Forbidden' } });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/does not know.*Something new/);
+  });
+
+  it('404 for the app (not a member) → failed at once naming the app, no new-hire grace', () => {
+    const outcome = decideCreateOutcome(
+      response(
+        404,
+        graphErrorBody(
+          'NotFound',
+          "User is trying to create a chat entitlement for a non existent App definition 'x'.",
+        ),
+      ),
+      { ...ctx, teamsAppIds: ['8e55a7b1-6766-4f0a-8610-ecacfe3d569a'] },
+    );
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      error: { code: 'TeamsAppNotFound', httpStatus: 404, retryable: false, graphRequestId: 'req-1' },
+    });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/'8e55a7b1-6766-4f0a-8610-ecacfe3d569a'/);
+  });
+
+  it('a member not found whose UPN reads like an app is still a new hire, not a missing app', () => {
+    const outcome = decideCreateOutcome(
+      response(
+        404,
+        graphErrorBody('NotFound', 'Failed to find users with user principal name app.definition.catalog@contoso.com.'),
+      ),
+      { ...ctx, teamsAppIds: ['x'] },
+    );
+    expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace' });
+  });
+
+  it('412 PreconditionFailed → failed: the call is refused app-only, nothing to grant or retry', () => {
+    const outcome = decideCreateOutcome(
+      response(412, graphErrorBody('PreconditionFailed', 'Requested API is not supported in application-only context')),
+      ctx,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'PreconditionFailed', retryable: false } });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/application-only context/);
+  });
+
+  it('400 "Exception has been thrown by the target of an invocation." → a bounded retry, outcome unknown', () => {
+    const answer = response(
+      400,
+      graphErrorBody('BadRequest', 'Exception has been thrown by the target of an invocation.'),
+    );
+    const first = decideCreateOutcome(answer, ctx);
+    expect(first).toMatchObject({ kind: 'retry', outcomeUnknown: true, counts: 'transient' });
+    const last = decideCreateOutcome(answer, { ...ctx, transientFailures: MAX_INVOCATION_EXCEPTIONS - 1 });
+    expect(last).toMatchObject({ kind: 'failed', outcomeUnknown: true, error: { retryable: false } });
+    expect(last.kind === 'failed' && last.error.message).toMatch(/server fault.*3 attempts/);
+    // Any other 400 is still the caller's and fails at once.
+    expect(decideCreateOutcome(response(400, graphErrorBody('BadRequest', 'Invalid role')), ctx).kind).toBe('failed');
+  });
+
+  it('teamsAppIdsOf reads both bind forms', () => {
+    expect(
+      teamsAppIdsOf({
+        installedApps: [
+          { 'teamsApp@odata.bind': 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/05F59CEC-A742' },
+          { 'teamsApp@odata.bind': "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps('a''b')" },
+        ],
+      }),
+    ).toEqual(['05F59CEC-A742', "a'b"]);
+    expect(teamsAppIdsOf(undefined)).toEqual([]);
   });
 
   it('429 honours fractional Retry-After and pauses everyone', () => {
@@ -182,7 +276,9 @@ describe("decideLookupOutcome (listing a member's chats before posting again)", 
       response(429, graphErrorBody('TooManyRequests', 'x'), { retryAfter: '2' }),
       ctx,
     );
-    expect(throttled).toMatchObject({ kind: 'retry', delayMs: 2000, throttledForMs: 2000, outcomeUnknown: true });
+    expect(throttled).toMatchObject({ kind: 'retry', delayMs: 2000, outcomeUnknown: true });
+    // A read throttled spent the read budget, not the create budget: the fleet's create rate is not cut.
+    expect(throttled.kind === 'retry' && throttled.throttledForMs).toBeUndefined();
     const down = decideLookupOutcome(response(503, graphErrorBody('ServiceUnavailable', 'x')), ctx);
     expect(down).toMatchObject({ kind: 'retry', outcomeUnknown: true, counts: 'transient' });
   });
@@ -190,6 +286,15 @@ describe("decideLookupOutcome (listing a member's chats before posting again)", 
   it('404 (the member is not replicated yet) waits out the grace window like a create', () => {
     const outcome = decideLookupOutcome(response(404, graphErrorBody('NotFound', 'no user')), ctx);
     expect(outcome).toMatchObject({ kind: 'retry', counts: 'grace', outcomeUnknown: true });
+  });
+
+  it('412 fails saying the listing is refused app-only', () => {
+    const outcome = decideLookupOutcome(
+      response(412, graphErrorBody('PreconditionFailed', 'Requested API is not supported in application-only context')),
+      ctx,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'PreconditionFailed' } });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/listing a member's chats in application-only/);
   });
 
   it('other 4xx fail saying the earlier attempt could not be checked', () => {
@@ -224,14 +329,20 @@ describe('decidePollOutcome', () => {
     random: () => 0.5,
     chatIdFromLocation: '19:x@thread.v2',
   };
-  it('notStarted / inProgress wait with growing delays', () => {
-    const a = decidePollOutcome(response(200, { status: 'notStarted' }), { ...poll, checks: 0 });
-    const b = decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 3 });
-    expect(a).toMatchObject({ kind: 'wait', status: 'notStarted' });
-    expect(b.kind === 'wait' && a.kind === 'wait' && b.nextCheckInMs > a.nextCheckInMs).toBe(true);
-    expect(decidePollOutcome(response(200, { status: 'inProgress' }), { ...poll, checks: 50 })).toMatchObject({
-      nextCheckInMs: 30_000,
-    });
+  it("notStarted / inProgress wait Microsoft's 30 s, then longer after ten checks, up to 4×", () => {
+    const wait = (checks: number, checkMinMs?: number) =>
+      decidePollOutcome(response(200, { status: checks % 2 ? 'inProgress' : 'notStarted' }), {
+        ...poll,
+        checks,
+        ...(checkMinMs ? { checkMinMs } : {}),
+      });
+    expect(wait(0)).toMatchObject({ kind: 'wait', status: 'notStarted', nextCheckInMs: 30_000 });
+    expect(wait(9)).toMatchObject({ kind: 'wait', status: 'inProgress', nextCheckInMs: 30_000 });
+    expect(wait(10)).toMatchObject({ nextCheckInMs: 60_000 });
+    expect(wait(50)).toMatchObject({ nextCheckInMs: 120_000 });
+    // OPERATION_CHECK_MIN_SECONDS moves the whole schedule.
+    expect(wait(0, 1_000)).toMatchObject({ nextCheckInMs: 1_000 });
+    expect(wait(0, 90_000)).toMatchObject({ nextCheckInMs: 90_000 });
   });
   it('succeeded names the chat from targetResourceId', () => {
     expect(decidePollOutcome(response(200, { status: 'succeeded', targetResourceId: '19:y@thread.v2' }), poll)).toEqual(
@@ -276,13 +387,26 @@ describe('decidePollOutcome', () => {
     }
   });
   it('429 waits for Retry-After and signals throttling; 5xx waits', () => {
+    // The next check keeps the 30 s interval; the read pause is Retry-After's.
     expect(decidePollOutcome(response(429, undefined, { retryAfter: '7' }), poll)).toMatchObject({
       kind: 'wait',
-      nextCheckInMs: 7000,
+      nextCheckInMs: 30_000,
       throttledForMs: 7000,
+    });
+    expect(decidePollOutcome(response(429, undefined, { retryAfter: '45' }), poll)).toMatchObject({
+      nextCheckInMs: 45_000,
+      throttledForMs: 45_000,
     });
     expect(decidePollOutcome(response(502), poll)).toMatchObject({ kind: 'wait' });
   });
+  it('412 fails saying the operation cannot be read app-only', () => {
+    const outcome = decidePollOutcome(
+      response(412, graphErrorBody('PreconditionFailed', 'Requested API is not supported in application-only context')),
+      poll,
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'PreconditionFailed', retryable: false } });
+  });
+
   it('reads chat ids from both Location forms', () => {
     expect(chatIdFromLocation("/chats('19:abc@thread.v2')/operations('1')")).toBe('19:abc@thread.v2');
     expect(chatIdFromLocation('https://g/beta/chats/19%3Aabc%40thread.v2/operations/1')).toBe('19:abc@thread.v2');

@@ -26,6 +26,8 @@ const NOT_SET_IN_AZURE: Partial<Record<SettingName, string>> = {
   GRAPH_BASE_URL: 'the code defaults to the public cloud, https://graph.microsoft.com',
   GRAPH_AUTHORITY_HOST: 'the code defaults to the public cloud, https://login.microsoftonline.com',
   NODE_EXTRA_CA_CERTS: "local only: makes Node trust the development simulator's certificate authority",
+  OPERATION_CHECK_MIN_SECONDS:
+    "the code's default follows Microsoft's 30 s between operation checks; lower it only for tests",
 };
 
 /** Settings the Bicep sets that the code does not read: the Functions host and App Insights read them. */

@@ -137,19 +137,22 @@ describe('checkCreateChat', () => {
       },
       /Only one app/,
     ],
-    [
-      'an app not in the catalog',
-      {
-        chatType: 'group',
-        members: [member('alex@contoso.com'), member('jacob@contoso.com')],
-        installedApps: [{ 'teamsApp@odata.bind': 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/nope' }],
-      },
-      /not found in the tenant app catalog/,
-    ],
   ])('refuses %s with 400', (_name, body, message) => {
     const v = violation(check(body));
     expect(v.status).toBe(400);
     expect(v.message).toMatch(message);
+  });
+
+  it('answers an app not in the catalog with 404 NotFound naming it, as Graph does', () => {
+    const v = violation(
+      check({
+        chatType: 'group',
+        members: [member('alex@contoso.com'), member('jacob@contoso.com')],
+        installedApps: [{ 'teamsApp@odata.bind': 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/nope' }],
+      }),
+    );
+    expect([v.status, v.code]).toEqual([404, 'NotFound']);
+    expect(v.message).toMatch(/non existent App definition 'nope'/);
   });
 
   it('creates a group with at most 200 members: Teams adds at most 200 at a time, creation included', () => {

@@ -21,6 +21,19 @@ describe('FaultBook', () => {
     expect(book.fired.byType).toEqual({ 'before:503': 2 });
   });
 
+  it('scripts an answer real Graph is known to give, by name, and refuses names it does not know', () => {
+    const book = new FaultBook();
+    book.add({ phase: 'after', fault: { type: 'graphError', error: 'invocationException' } });
+    expect(book.take('POST', '/v1.0/chats')).toMatchObject({
+      phase: 'after',
+      fault: { type: 'graphError', error: 'invocationException' },
+    });
+    expect(book.fired.byType).toEqual({ 'after:invocationException': 1 });
+    expect(() => parseFaultScript({ fault: { type: 'graphError', error: 'teapot' } }, 'x')).toThrow(
+      /invocationException, applicationOnly, notFederated, noLicense/,
+    );
+  });
+
   it('uses scripts in the order they were added', () => {
     const book = new FaultBook();
     book.add({ phase: 'after', fault: { type: 'reset' } });

@@ -54,6 +54,24 @@ describe('Throttle', () => {
     expect(throttle.take('t1', 'a1').allowed).toBe(true);
   });
 
+  it("gives reads and writes separate budgets, as Graph's Teams limits table does", () => {
+    const throttle = new Throttle(1, () => 0, 2);
+    expect(throttle.take('t', 'a', 'write').allowed).toBe(true);
+    expect(throttle.take('t', 'a', 'write').allowed).toBe(false);
+    // Creates used up: reads still have their own two.
+    expect([1, 2, 3].map(() => throttle.take('t', 'a', 'read').allowed)).toEqual([true, true, false]);
+    expect(throttle.readRate).toBe(2);
+    throttle.setRate(5, 'read');
+    expect(throttle.take('t', 'a', 'read').allowed).toBe(true);
+    expect(throttle.take('t', 'a', 'write').allowed).toBe(false);
+  });
+
+  it('reads at 30 rps per app per tenant by default ("Other GET API calls for Microsoft Teams")', () => {
+    const throttle = new Throttle(1, () => 0);
+    const allowed = Array.from({ length: 31 }, () => throttle.take('t', 'a', 'read').allowed);
+    expect(allowed.filter(Boolean)).toHaveLength(30);
+  });
+
   it('starts fresh buckets at a new rate', () => {
     const throttle = new Throttle(1, () => 0);
     throttle.take('t', 'a');
