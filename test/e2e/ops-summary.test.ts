@@ -1,5 +1,7 @@
 import { QueueClient } from '@azure/storage-queue';
+import { State } from '../../shared/model';
 import { OpsSummarySchema, type OpsSummary } from '../../shared/ops-schemas';
+import { services } from '../../shared/services';
 import { eventually, startStack, Stack } from '../support/stack';
 
 /**
@@ -89,6 +91,12 @@ describe('ops summary and page files', () => {
     expect(s.limiter.shared).toBe(true);
     expect(s.limiter.rate).toBeLessThan(20);
     expect(Date.parse(s.limiter.lastThrottledAt!)).toBeGreaterThan(Date.parse(s.checkedAt) - 3_600_000);
+
+    // Beyond the limit the count stops and says so (the route's limit is 10,000; the store takes any).
+    const store = services().store;
+    expect(await store.countState(State.succeeded, 2)).toEqual({ count: 2, capped: true });
+    expect(await store.countState(State.succeeded, 3)).toEqual({ count: 3, capped: true });
+    expect(await store.countState(State.succeeded, 4)).toEqual({ count: 3, capped: false });
   });
 
   it('serves the page anonymously with a strict Content-Security-Policy, and its two files', async () => {
