@@ -475,31 +475,42 @@ async function renderDetail(id) {
     const op = r.operation;
     sections.push(
       h('h3', {}, 'Graph operation'),
-      dl([
-        ['Status', code(op.status)],
-        ['Checks', String(op.checks)],
-        op.startedAt ? ['Started', time(op.startedAt)] : undefined,
-        op.nextCheckAt ? ['Next check', time(op.nextCheckAt)] : undefined,
-        ['Location', h('code', { class: 'wrap' }, op.location)],
-      ]),
+      h(
+        'div',
+        { id: 'operation' },
+        dl([
+          ['Status', code(op.status)],
+          ['Checks', String(op.checks)],
+          op.startedAt ? ['Started', time(op.startedAt)] : undefined,
+          op.nextCheckAt ? ['Next check', time(op.nextCheckAt)] : undefined,
+          ['Location', h('code', { class: 'wrap' }, op.location)],
+        ]),
+      ),
     );
   }
   if (r.callback) {
     const cb = r.callback;
     sections.push(
       h('h3', {}, 'Callback'),
-      dl([
-        ['URL', h('code', { class: 'wrap' }, cb.url)],
-        [
-          'Delivery',
-          badge(cb.state === 'delivered' ? 'succeeded' : cb.state === 'failed' ? 'failed' : 'queued'),
-          ' ',
-          cb.state,
-        ],
-        ['Tries', String(cb.attempts)],
-        cb.nextAttemptAt ? ['Next try', time(cb.nextAttemptAt)] : undefined,
-        cb.lastError ? ['Last error', cb.lastError] : undefined,
-      ]),
+      h(
+        'div',
+        { id: 'callback' },
+        dl([
+          ['URL', h('code', { class: 'wrap' }, cb.url)],
+          [
+            'Delivery',
+            // The colour of the request state of the same mood, with the delivery's own word.
+            h(
+              'span',
+              { class: `badge badge-${{ delivered: 'succeeded', failed: 'failed' }[cb.state] || 'queued'}` },
+              cb.state,
+            ),
+          ],
+          ['Tries', String(cb.attempts)],
+          cb.nextAttemptAt ? ['Next try', time(cb.nextAttemptAt)] : undefined,
+          cb.lastError ? ['Last error', cb.lastError] : undefined,
+        ]),
+      ),
     );
   }
   sections.push(

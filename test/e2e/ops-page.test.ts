@@ -51,6 +51,7 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
     const cspViolations: string[] = [];
     let failedId: string;
     let waitingId: string;
+    let pendingId: string;
 
     const shot = async (name: string) => {
       await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -71,7 +72,12 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       // A member without a license: 403, and with a grace window of 60 ms the request fails on its second attempt.
       const failing = await stack.api('/api/requests', {
         method: 'POST',
-        json: group(40, { topic: 'Welcome Ana', members: ['unlicensed40@contoso.com', 'user540@contoso.com'] }),
+        json: group(40, {
+          topic: 'Welcome Ana',
+          members: ['unlicensed40@contoso.com', 'user540@contoso.com'],
+          // Not in CALLBACK_ALLOWED_HOSTS (empty): refused before any connection, and shown on the page.
+          callbackUrl: 'https://hooks.contoso.com/chats',
+        }),
       });
       failedId = ((await failing.json()) as Resource).id;
       ids.push(failedId);
@@ -81,6 +87,17 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
         json: group(50, { topic: 'Starts on Monday', notBefore: later }),
       });
       waitingId = ((await waiting.json()) as Resource).id;
+      // A chat with an app: Graph answers 202 and its operation never finishes, so the request stays pending.
+      stack.sim.control.configure({ defaultOperationFate: 'stall' });
+      const pending = await stack.api('/api/requests', {
+        method: 'POST',
+        json: group(60, { topic: 'Team with an app', apps: [{ teamsAppId: '05F59CEC-A742-4A50-A62E-202A57E478A4' }] }),
+      });
+      pendingId = ((await pending.json()) as Resource).id;
+      await eventually(async () => {
+        const { state } = (await (await stack.api(`/api/requests/${pendingId}`)).json()) as Resource;
+        return state === 'pending' ? state : undefined;
+      });
       await eventually(async () => {
         const states = await Promise.all(
           ids.map(async (id) => ((await (await stack.api(`/api/requests/${id}`)).json()) as Resource).state),
@@ -141,9 +158,13 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       await page.waitForFunction(`document.querySelector('.count-failed .count-n')?.textContent === '1'`);
       expect(await text('.count-succeeded .count-n')).toBe('11');
       expect(await text('.count-queued .count-n')).toBe('1');
+      expect(await text('.count-pending .count-n')).toBe('1');
+      expect(await text('.count-creating .count-n')).toBe('0');
       expect(await text('#poison .count-n')).toBe('0');
       expect(await text('#limiter')).toMatch(/shared rate now/);
-      expect((await rowStates()).length).toBe(13);
+      expect((await rowStates()).sort()).toEqual(
+        ['failed', 'pending', 'queued', ...Array<string>(11).fill('succeeded')].sort(),
+      );
       await shot('2-summary-and-list');
     });
 
@@ -162,13 +183,13 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       expect((await rowStates()).length).toBe(1);
 
       await page.click('#f-clear');
-      await page.waitForFunction(`document.querySelectorAll('#list tbody tr').length === 13`);
+      await page.waitForFunction(`document.querySelectorAll('#list tbody tr').length === 14`);
       await page.select('#f-top', '10');
       await page.click('#filters button[type=submit]');
       await page.waitForFunction(`document.querySelectorAll('#list tbody tr').length === 10`);
       const first = await page.$$eval('#list tbody tr', (rows) => rows.map((r) => (r as unknown as El).dataset.id));
       await page.click('#next-page');
-      await page.waitForFunction(`document.querySelectorAll('#list tbody tr').length === 3`);
+      await page.waitForFunction(`document.querySelectorAll('#list tbody tr').length === 4`);
       const second = await page.$$eval('#list tbody tr', (rows) => rows.map((r) => (r as unknown as El).dataset.id));
       expect(second.filter((id) => first.includes(id))).toEqual([]);
       expect(await page.$('#next-page')).toBeNull();
@@ -191,6 +212,8 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       expect(graphRequestId).toBeTruthy();
       expect(error).toContain(graphRequestId);
       expect(await text('#detail')).toMatch(/unlicensed40@contoso\.com/);
+      expect(await text('#callback')).toMatch(/refused: .*CALLBACK_ALLOWED_HOSTS/);
+      expect(await text('#callback')).toMatch(/refused: .*CALLBACK_ALLOWED_HOSTS/);
       expect(await page.$('#retry')).not.toBeNull();
       await shot('4-request-failed');
     });
@@ -216,6 +239,42 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       expect(await text('#waiting')).toMatch(/Not before/);
       expect(await text('#detail-title')).toMatch(/queued/);
       await shot('6-request-waiting');
+    });
+
+    it('follows a pending operation', async () => {
+      await page.goto(`${stack.host!.url}/api/ui#/requests/${pendingId}`);
+      await page.waitForSelector('#operation');
+      expect(await text('#detail-title')).toMatch(/pending/);
+      expect(await text('#waiting')).toMatch(/Operation pending/);
+      expect(await text('#operation')).toMatch(/inProgress|notStarted/);
+      expect(await text('#operation')).toMatch(/\/chats\('19:/);
+      await shot('7-request-pending');
+    });
+
+    it("shows the service's own reason to wait when the resource carries one", async () => {
+      // `waiting` is an optional field of the resource; the page prefers it to reading the other fields.
+      const until = new Date(Date.now() + 90_000).toISOString();
+      await page.setRequestInterception(true);
+      const rewrite = (request: import('puppeteer-core').HTTPRequest) => {
+        if (request.isInterceptResolutionHandled()) return;
+        if (!request.url().endsWith(`/api/requests/${waitingId}`)) return void request.continue();
+        void stack.api(`/api/requests/${waitingId}`).then(async (answer) => {
+          const body = {
+            ...((await answer.json()) as object),
+            waiting: { reason: 'throttled', until, message: 'Graph said 429: waiting out Retry-After.' },
+          };
+          await request.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+        });
+      };
+      page.on('request', rewrite);
+      try {
+        await page.goto(`${stack.host!.url}/api/ui#/requests/${waitingId}`);
+        await page.waitForFunction(`/Throttled by Graph/.test(document.getElementById('waiting')?.textContent ?? '')`);
+        expect(await text('#waiting')).toMatch(/Graph said 429: waiting out Retry-After\./);
+      } finally {
+        page.off('request', rewrite);
+        await page.setRequestInterception(false);
+      }
     });
 
     it('forgets the key on request', async () => {
