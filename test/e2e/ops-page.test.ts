@@ -277,6 +277,25 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       }
     });
 
+    it('labels every control and works from the keyboard', async () => {
+      await page.goto(`${stack.host!.url}/api/ui#/`);
+      await page.waitForSelector('#list tbody tr');
+      expect(await page.evaluate('document.documentElement.lang')).toBe('en');
+      const unlabelled = await page.evaluate(
+        `[...document.querySelectorAll('input, select')].filter((c) => c.labels.length === 0).map((c) => c.id)`,
+      );
+      expect(unlabelled).toEqual([]);
+      const nameless = await page.evaluate(
+        `[...document.querySelectorAll('button, a')].filter((b) => !(b.getAttribute('aria-label') || b.textContent.trim())).length`,
+      );
+      expect(nameless).toBe(0);
+      // The failed count is a link: focus it and press Enter to list the failed requests.
+      await page.focus('.count-failed');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(`location.hash === '#/?state=failed'`);
+      await page.waitForFunction(`document.getElementById('f-state').value === 'failed'`);
+    });
+
     it('forgets the key on request', async () => {
       await page.click('#forget-key');
       await page.waitForSelector('#key-input', { visible: true });
