@@ -192,7 +192,7 @@ function waitingBlock(r) {
 // ------------------------------------------------------------------------------------------------
 // Views.
 
-const view = { name: '', timer: undefined, busy: false, detailId: undefined };
+const view = { timer: undefined, chain: Promise.resolve(), waiting: 0 };
 
 function say(message, kind = 'info') {
   const el = $('status');
@@ -579,10 +579,22 @@ async function retry(id) {
   if (title) title.focus();
 }
 
-/** Re-renders the summary and the current view; `navigated`: the hash changed (fill the filter form). */
-async function refresh(navigated = false) {
-  if (view.busy || !key()) return;
-  view.busy = true;
+/**
+ * Re-renders the summary and the current view; `navigated`: the hash changed (fill the filter form).
+ * Renders run one after another, so a navigation during an auto-refresh is drawn after it, never lost.
+ */
+function refresh(navigated = false) {
+  view.waiting += 1;
+  view.chain = view.chain
+    .then(() => render(navigated))
+    .finally(() => {
+      view.waiting -= 1;
+    });
+  return view.chain;
+}
+
+async function render(navigated) {
+  if (!key()) return;
   // A re-render replaces the nodes: keep keyboard focus on the element of the same id, if it has one.
   const focused = document.activeElement && document.activeElement.id;
   try {
@@ -597,15 +609,14 @@ async function refresh(navigated = false) {
     if ($('status').classList.contains('status-error')) say('');
   } catch (error) {
     showError(error);
-  } finally {
-    view.busy = false;
   }
 }
 
 function schedule() {
   clearInterval(view.timer);
   view.timer = setInterval(() => {
-    if ($('auto-refresh').checked && !document.hidden) refresh();
+    // Skipped while a render is still running or queued: a slow API gets no pile of requests.
+    if ($('auto-refresh').checked && !document.hidden && view.waiting === 0) refresh();
   }, REFRESH_MS);
 }
 
