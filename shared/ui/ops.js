@@ -224,6 +224,41 @@ function showKeyForm(message) {
   $('key-input').focus();
 }
 
+const HISTORY_MS = 10 * 60_000;
+const limiterHistory = [];
+const seenCuts = new Set();
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** The rate over the last 10 minutes as a small line (SVG attributes only: the CSP allows no inline style). */
+function sparkline(points, maxRate, now) {
+  const width = 240;
+  const height = 44;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('class', 'sparkline');
+  svg.setAttribute('role', 'img');
+  const rates = points.map((p) => p.rate);
+  svg.setAttribute(
+    'aria-label',
+    `Rate over the last ${Math.max(1, Math.round((now - (points[0] ? points[0].t : now)) / 60_000))} minutes: from ${Math.min(...rates)} to ${Math.max(...rates)} per second, maximum ${maxRate}`,
+  );
+  // The time axis spans what the page has seen, from one minute up to ten: a fresh page shows a line, not a dot.
+  const span = Math.min(HISTORY_MS, Math.max(60_000, now - (points[0] ? points[0].t : now)));
+  const x = (t) => width - ((now - t) / span) * width;
+  const y = (rate) => height - 2 - (Math.min(rate, maxRate) / maxRate) * (height - 4);
+  const ceiling = document.createElementNS(SVG, 'line');
+  for (const [name, value] of Object.entries({ x1: 0, x2: width, y1: y(maxRate), y2: y(maxRate), class: 'ceiling' })) {
+    ceiling.setAttribute(name, String(value));
+  }
+  svg.append(ceiling);
+  const line = document.createElementNS(SVG, 'polyline');
+  const drawn = points.length === 1 ? [{ t: now - 5000, rate: points[0].rate }, points[0]] : points;
+  line.setAttribute('points', drawn.map((p) => `${x(p.t).toFixed(1)},${y(p.rate).toFixed(1)}`).join(' '));
+  line.setAttribute('class', 'rate-line');
+  svg.append(line);
+  return svg;
+}
+
 async function renderSummary() {
   const s = await api('/ops/summary');
   const counts = $('counts');
@@ -254,8 +289,14 @@ async function renderSummary() {
   counts.replaceChildren(...cards);
 
   const l = s.limiter;
-  const paused = l.pausedUntil && Date.parse(l.pausedUntil) > Date.now();
-  const pct = Math.max(2, Math.min(100, (l.rate / l.maxRate) * 100));
+  const now = Date.now();
+  const paused = l.pausedUntil && Date.parse(l.pausedUntil) > now;
+  // What the page has seen since it opened, for the last 10 minutes: the rate at each refresh, and each
+  // new lastThrottledAt (a 429 that cut the rate). The API keeps only the latest cut; the page remembers more.
+  limiterHistory.push({ t: now, rate: l.rate });
+  while (limiterHistory.length && limiterHistory[0].t < now - HISTORY_MS) limiterHistory.shift();
+  if (l.lastThrottledAt) seenCuts.add(l.lastThrottledAt);
+  const recentCuts = [...seenCuts].filter((t) => Date.parse(t) >= now - HISTORY_MS).length;
   $('limiter').replaceChildren(
     h('h3', {}, 'Graph rate limiter'),
     h(
@@ -264,14 +305,11 @@ async function renderSummary() {
       h('span', { class: 'rate' }, `${l.rate.toLocaleString(undefined, { maximumFractionDigits: 2 })}/s`),
       h('span', { class: 'muted' }, ` shared rate now, of ${l.maxRate}/s (GRAPH_MAX_RPS)`),
     ),
-    h(
-      'div',
-      { class: 'meter', role: 'img', 'aria-label': `rate at ${Math.round(pct)}% of the maximum` },
-      h('span', { class: `fill w${Math.round(pct / 5) * 5}` }),
-    ),
+    sparkline(limiterHistory, l.maxRate, now),
     dl([
       ['Paused', paused ? ['every worker until ', time(l.pausedUntil)] : 'no'],
       ['Last cut by a 429', l.lastThrottledAt ? time(l.lastThrottledAt) : 'none since the rate row was made'],
+      ['Cuts, last 10 min', `${recentCuts} seen while this page was open`],
       !l.shared ? ['Note', 'no worker has called Graph yet: these are the starting values'] : undefined,
     ]),
   );

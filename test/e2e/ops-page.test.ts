@@ -64,6 +64,11 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       mkdirSync(SHOTS, { recursive: true });
       stack = await startStack({ env: { NEW_USER_GRACE_MINUTES: '0.001' } });
       const ids: string[] = [];
+      // One 429 on the first POST /chats: the limiter cuts the shared rate, which the page shows.
+      stack.sim.control.addFault({
+        match: { method: 'POST', pathPrefix: '/v1.0/chats' },
+        fault: { type: 'status', status: 429, retryAfter: 1 },
+      });
       const batch = await stack.api('/api/requests/batch', {
         method: 'POST',
         json: { requests: Array.from({ length: 11 }, (_, i) => group(i + 1)) },
@@ -161,7 +166,12 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       expect(await text('.count-pending .count-n')).toBe('1');
       expect(await text('.count-creating .count-n')).toBe('0');
       expect(await text('#poison .count-n')).toBe('0');
-      expect(await text('#limiter')).toMatch(/shared rate now/);
+      const limiter = await text('#limiter');
+      expect(limiter).toMatch(/shared rate now, of 20\/s/);
+      expect(limiter).toMatch(/Last cut by a 429\s+\S/);
+      expect(limiter).not.toMatch(/none since/);
+      expect(limiter).toMatch(/1 seen while this page was open/);
+      expect(await page.$('#limiter svg.sparkline polyline')).not.toBeNull();
       expect((await rowStates()).sort()).toEqual(
         ['failed', 'pending', 'queued', ...Array<string>(11).fill('succeeded')].sort(),
       );
