@@ -108,12 +108,16 @@ describe('ops summary and page files', () => {
       expect(csp).toContain("default-src 'none'");
       expect(csp).toContain("connect-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
+      // Even if the script never ran, the key form could not be submitted (the key would land in a URL).
+      expect(csp).toContain("form-action 'none'");
       expect(csp).not.toMatch(/unsafe|https?:|\*/);
       const html = await page.text();
       expect(html).toContain('<script type="module" src="/api/ui/ops.js"></script>');
       expect(html).toContain('data-api="/api"');
       // No data in the shell: nothing but the app's own paths.
       expect(html).not.toMatch(/https?:\/\//);
+      // …and the key field has no name, so no form submission could carry it.
+      expect(/<input\s[^>]*id="key-input"[^>]*>/.exec(html)?.[0]).not.toMatch(/\bname=/);
     }
     const script = await stack.api('/api/ui/ops.js', { key: null });
     expect(script.status).toBe(200);
