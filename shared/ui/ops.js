@@ -236,6 +236,8 @@ function sparkline(points, maxRate, now) {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('class', 'sparkline');
+  // Stretch to the cell; the strokes keep their width (non-scaling-stroke below).
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   const rates = points.map((p) => p.rate);
   svg.setAttribute(
@@ -250,11 +252,13 @@ function sparkline(points, maxRate, now) {
   for (const [name, value] of Object.entries({ x1: 0, x2: width, y1: y(maxRate), y2: y(maxRate), class: 'ceiling' })) {
     ceiling.setAttribute(name, String(value));
   }
+  ceiling.setAttribute('vector-effect', 'non-scaling-stroke');
   svg.append(ceiling);
   const line = document.createElementNS(SVG, 'polyline');
   const drawn = points.length === 1 ? [{ t: now - 5000, rate: points[0].rate }, points[0]] : points;
   line.setAttribute('points', drawn.map((p) => `${x(p.t).toFixed(1)},${y(p.rate).toFixed(1)}`).join(' '));
   line.setAttribute('class', 'rate-line');
+  line.setAttribute('vector-effect', 'non-scaling-stroke');
   svg.append(line);
   return svg;
 }

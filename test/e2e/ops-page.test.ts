@@ -304,6 +304,12 @@ const group = (n: number, extra: Record<string, unknown> = {}) => ({
       await page.keyboard.press('Enter');
       await page.waitForFunction(`location.hash === '#/?state=failed'`);
       await page.waitForFunction(`document.getElementById('f-state').value === 'failed'`);
+      // A small laptop window: the same page, counts in two rows.
+      await page.setViewport({ width: 1024, height: 768 });
+      await page.goto(`${stack.host!.url}/api/ui#/`);
+      await page.waitForSelector('#list tbody tr');
+      await shot('8-small-window');
+      await page.setViewport({ width: 1366, height: 900 });
     });
 
     it('forgets the key on request', async () => {
