@@ -177,6 +177,11 @@ function waitingOf(r) {
   return { reason: 'inQueue', message: 'Due now: waiting for a worker to take its queue message.' };
 }
 
+/** A wait that has run out: the request is due and waits for the worker or the timer to pick it up. */
+function isPast(iso) {
+  return Date.parse(iso) <= Date.now();
+}
+
 function waitingBlock(r) {
   const w = waitingOf(r);
   if (!w) return undefined;
@@ -184,7 +189,7 @@ function waitingBlock(r) {
     'div',
     { class: `waiting waiting-${w.reason}`, id: 'waiting' },
     h('strong', {}, WAIT_LABEL[w.reason] || w.reason),
-    w.until ? [' until ', time(w.until)] : undefined,
+    w.until ? (isPast(w.until) ? [', due since ', time(w.until)] : [' until ', time(w.until)]) : undefined,
     h('p', {}, w.message),
   );
 }
@@ -376,7 +381,16 @@ async function renderList(params, fillForm) {
         r.topic || (r.chatType === 'oneOnOne' ? h('span', { class: 'muted' }, 'one-on-one') : ''),
       ),
       h('td', {}, r.error ? code(r.error.code) : ''),
-      h('td', {}, w ? [WAIT_LABEL[w.reason] || w.reason, w.until ? [' ', time(w.until, 'relative')] : ''] : ''),
+      h(
+        'td',
+        {},
+        w
+          ? [
+              WAIT_LABEL[w.reason] || w.reason,
+              w.until ? (isPast(w.until) ? ', due now' : [' ', time(w.until, 'relative')]) : '',
+            ]
+          : '',
+      ),
     );
   });
   const table = rows.length
