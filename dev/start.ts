@@ -111,6 +111,7 @@ async function main(): Promise<void> {
         'Then follow it (id from the answer above):',
         `  curl -s '${url}/api/requests/<id>' -H 'x-functions-key: ${key}'`,
         '',
+        `Ops page: ${url}/api/ui  (paste the function key above once; it stays in that browser tab)`,
         `Health: curl -s ${url}/api/health     OpenAPI: ${url}/api/openapi.json     Stop: Ctrl-C`,
         '',
       ].join('\n'),

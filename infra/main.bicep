@@ -94,6 +94,9 @@ param principalType string = 'User'
 @description('Grant the deployer storage data roles (ops CLI) and Key Vault Secrets Officer (secret rotation).')
 param grantDeployerAccess bool = true
 
+@description('Client id of an Entra app registration for signing in to the ops page (/api/ui). Empty: no sign-in in front of the page, which then holds no data without a function key. docs/deploy.md, "The ops page".')
+param opsPageClientId string = ''
+
 // ---- Names -------------------------------------------------------------------------------------
 
 // The code's defaults (shared/config.ts DEFAULTS); the app settings name them explicitly anyway.
@@ -213,6 +216,19 @@ module api 'app/api.bicep' = {
   }
 }
 
+// Entra sign-in in front of the ops page, when an app registration for it is given.
+module opsAuth 'app/ops-auth.bicep' = if (!empty(opsPageClientId)) {
+  name: 'ops-auth'
+  scope: rg
+  params: {
+    siteName: api.outputs.name
+    clientId: opsPageClientId
+    tenantId: tenant().tenantId
+    routePrefix: string(loadJsonContent('../host.json', '$.extensions.http.routePrefix'))
+  }
+}
+
+output OPS_PAGE_URL string = '${api.outputs.apiBaseUrl}/ui'
 // azd stores these in the environment (.azure/<env>/.env); none is a secret.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

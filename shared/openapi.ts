@@ -10,6 +10,7 @@ import {
   RequestListSchema,
   RequestResourceSchema,
 } from './api-schemas';
+import { OpsSummarySchema } from './ops-schemas';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 
 /**
@@ -236,6 +237,20 @@ function buildRegistry(): OpenAPIRegistry {
       401: common[401],
       404: problemResponse('No request has this id.'),
       409: problemResponse('Only a failed request can be retried; the problem names the current state.'),
+      503: common[503],
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/ops/summary',
+    operationId: 'opsSummary',
+    summary: 'Counts per state, queue depths and the Graph rate limiter (read-only; the ops page reads it)',
+    description:
+      'Counts are the state indexes, counted up to countLimit (`capped: true` beyond it); approximate while requests move. Reads nothing but storage: no Graph call.',
+    responses: {
+      200: { description: 'The summary.', content: { 'application/json': { schema: OpsSummarySchema } } },
+      401: common[401],
       503: common[503],
     },
   });

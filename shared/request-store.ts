@@ -101,6 +101,12 @@ export interface RequestStore {
   claimKey(key: string, record: IdempotencyRecord): Promise<void>;
   findKey(key: string): Promise<IdempotencyRecord | undefined>;
   list(query: ListQuery): Promise<ListPage>;
+  /**
+   * How many index entries `state` has, counting at most `limit` (the ops page's counts). An index is a
+   * superset of the truth (entries of moves in flight), so this is approximate; it reads only that state's
+   * index partition, keys only.
+   */
+  countState(state: State, limit: number): Promise<{ count: number; capped: boolean }>;
   /** Rows of one state whose dueAt has passed (the poller's work); reads only that state's index. */
   listDue(state: State, now: Date, limit: number): Promise<DueEntry[]>;
   /** Requests written but whose queue message is not known to be sent. */

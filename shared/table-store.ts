@@ -376,6 +376,24 @@ export class TableRequestStore implements RequestStore {
     return { items, continuationToken: more && lastKey ? encodeToken(lastKey) : undefined };
   }
 
+  async countState(state: State, limit: number): Promise<{ count: number; capped: boolean }> {
+    let count = 0;
+    try {
+      const pages = this.indexTable(state)
+        .listEntities({
+          queryOptions: { filter: odata`PartitionKey eq ${statePartition(state)}`, select: ['RowKey'] },
+        })
+        .byPage({ maxPageSize: 1000 });
+      for await (const page of pages) {
+        count += page.length;
+        if (count >= limit) return { count: limit, capped: true };
+      }
+    } catch (error) {
+      return asStorageError(error, 'count requests');
+    }
+    return { count, capped: false };
+  }
+
   async listDue(state: State, now: Date, limit: number): Promise<DueEntry[]> {
     const filter = odata`PartitionKey eq ${statePartition(state)} and dueAt le ${now.toISOString()}`;
     const due: DueEntry[] = [];

@@ -82,6 +82,11 @@ export class MemoryRequestStore implements RequestStore {
     return { items: items.slice(0, query.top).map((r) => this.clone(r)) };
   }
 
+  async countState(state: State, limit: number): Promise<{ count: number; capped: boolean }> {
+    const count = [...this.rows.values()].filter((r) => r.value.state === state).length;
+    return count >= limit ? { count: limit, capped: true } : { count, capped: false };
+  }
+
   async listDue(state: State, now: Date, limit: number): Promise<DueEntry[]> {
     return [...this.rows.values()]
       .map((r) => r.value)

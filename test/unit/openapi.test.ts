@@ -42,6 +42,7 @@ describe('buildOpenApiDocument', () => {
       '/api/requests/batch': { post: ['200', '400', '401', '413', '415', '503'] },
       '/api/requests/{id}': { get: ['200', '401', '404', '503'] },
       '/api/requests/{id}/retry': { post: ['202', '401', '404', '409', '503'] },
+      '/api/ops/summary': { get: ['200', '401', '503'] },
       '/api/health': { get: ['200', '503'] },
       '/api/openapi.json': { get: ['200'] },
     };
