@@ -11,6 +11,7 @@ export function requestBlock(request: ChatRequestResource): string[] {
     ['id', request.id],
     ['externalId', request.externalId],
     ['state', request.state],
+    ['waiting', request.waiting && `${request.waiting.reason}: ${request.waiting.message}`],
     ['chatType', request.chatType],
     ['topic', request.topic],
     ['members', describeMembers(request)],

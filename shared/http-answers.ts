@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { ConfigError } from './config';
 import { StorageUnavailableError } from './errors';
 import { jsonLogger, Logger } from './log';
-import { toResource, ChatRequest } from './model';
+import { ChatRequest } from './model';
+import { requestView } from './waiting';
 import { Problem, problem, PROBLEM_CONTENT_TYPE } from './problem';
 import { verifyWebhookSignature } from './webhook-signature';
 
@@ -16,12 +17,17 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
+/** A request resource answer; `graceMinutes` lets `waiting` say when a new hire's grace ends. */
 export function resourceAnswer(
   status: number,
   request: ChatRequest,
   headers: Record<string, string> = {},
+  view: { graceMinutes?: number } = {},
 ): HttpResponseInit {
-  return json(status, toResource(request), { location: `/api/requests/${request.id}`, ...headers });
+  return json(status, requestView(request, { now: new Date(), ...view }), {
+    location: `/api/requests/${request.id}`,
+    ...headers,
+  });
 }
 
 export function contextLogger(context: InvocationContext): Logger {

@@ -34,8 +34,8 @@ const UNSENT_AFTER_MS = 60_000;
  */
 export const UNANSWERED_GRACE_MS = 24 * 60 * 60_000;
 const UNANSWERED_CHECK_MS = 30_000;
-/** A `creating` row this old has lost its worker (its message is gone or poisoned). */
-const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
+/** A `creating` row this old has lost its worker (its message is gone or poisoned); shared/waiting.ts says so. */
+export const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
 
 export interface PollerDeps {
   store: RequestStore;

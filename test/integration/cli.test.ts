@@ -812,16 +812,26 @@ describe('watch', () => {
 
   it('stops at --timeout and exits 1', async () => {
     // Prepare
-    api.seed('hr-1', 'pending');
-    const { ctx, out, sleeps } = harness(baseUrl);
+    api.seed('hr-1', 'pending', {
+      waiting: {
+        reason: 'operationPending',
+        until: '2026-11-24T10:31:00Z',
+        message: 'Graph is still creating the chat (operation running); it is checked again at 2026-11-24T10:31:00Z.',
+      },
+    });
+    const { ctx, out, err, sleeps } = harness(baseUrl);
 
     // Act
     const code = await watch({ externalPrefix: 'hr-', intervalMs: 2000, timeoutMs: 5000 }, ctx);
 
-    // Assess
+    // Assess: the service's `waiting` says why, in the progress line and at the end.
     expect(code).toBe(ExitCode.someFailed);
     expect(sleeps).toEqual([2000, 2000, 1000]);
     expect(out.text).toContain('Timed out after 5s: 1 of 1 requests are not final (1 pending).');
+    expect(err.text).toContain('1 pending; waiting: 1 operationPending');
+    expect(out.text).toMatch(
+      /Not final yet, and why:\n\s+ID\s+EXTERNAL ID\s+STATE\s+WAITING\s+UNTIL\s+WHY\n\s+\S+\s+hr-1\s+pending\s+operationPending\s+2026-11-24T10:31:00Z\s+Graph is still creating the chat/,
+    );
   });
 
   it('says so when nothing matches', async () => {
