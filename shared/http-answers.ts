@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 import { StorageUnavailableError } from './errors';
-import { jsonLogger, Logger } from './log';
+import { jsonLogger, Logger, LogLevel, logLevelFrom } from './log';
 import { ChatRequest } from './model';
 import { requestView } from './waiting';
 import { Problem, problem, PROBLEM_CONTENT_TYPE } from './problem';
@@ -30,12 +30,14 @@ export function resourceAnswer(
   });
 }
 
-export function contextLogger(context: InvocationContext): Logger {
+/** The service's events on the invocation's log, at their own severity, from LOG_LEVEL up (default info). */
+export function contextLogger(context: InvocationContext, minimum: LogLevel = logLevelFrom(process.env)): Logger {
   return jsonLogger((level, line) => {
     if (level === 'error') context.error(line);
     else if (level === 'warn') context.warn(line);
+    else if (level === 'debug') context.debug(line);
     else context.info(line);
-  });
+  }, minimum);
 }
 
 /**

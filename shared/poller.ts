@@ -131,7 +131,7 @@ async function checkOperation(
     random: deps.random ?? Math.random,
     chatIdFromLocation: chatIdFromLocation(operation.location),
   });
-  deps.log('info', 'graph.pollOperation', {
+  deps.log('debug', 'graph.pollOperation', {
     requestId: request.id,
     attempt: request.attempts,
     graphRequestId: answer.kind === 'response' ? answer.headers.requestId : undefined,
@@ -272,7 +272,7 @@ async function checkOperation(
     }
   } catch (error) {
     if (lostRace(error)) {
-      deps.log('info', 'poll.lostRace', { requestId: request.id });
+      deps.log('debug', 'poll.lostRace', { requestId: request.id });
       return undefined;
     }
     throw error;

@@ -73,7 +73,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
   const fields = { requestId: request.id, attempt: request.attempts };
 
   if (isFinal(request.state) || request.state === State.pending) {
-    deps.log('info', 'message.stale', { ...fields, state: request.state });
+    deps.log('debug', 'message.stale', { ...fields, state: request.state });
     return 'stale-message';
   }
 
@@ -82,19 +82,19 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
     if (request.state === State.queued) {
       // Only the message sent for the current attempt counts; older duplicates are dropped.
       if (message.attempt !== request.attempts) {
-        deps.log('info', 'message.stale', { ...fields, messageAttempt: message.attempt });
+        deps.log('debug', 'message.stale', { ...fields, messageAttempt: message.attempt });
         return 'stale-message';
       }
       const dueAt = Math.max(dateMs(request.nextAttemptAt), dateMs(request.notBefore));
       if (dueAt > now().getTime() + 1000) {
         await deps.queue.send(message, (dueAt - now().getTime()) / 1000);
-        deps.log('info', 'request.deferred', { ...fields, dueAt: new Date(dueAt).toISOString() });
+        deps.log('debug', 'request.deferred', { ...fields, dueAt: new Date(dueAt).toISOString() });
         return 'deferred';
       }
       const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
       if (!admission.ok) {
         await deps.queue.send(message, admission.retryInMs / 1000);
-        deps.log('info', 'request.throttledLocally', { ...fields, retryInMs: admission.retryInMs });
+        deps.log('debug', 'request.throttledLocally', { ...fields, retryInMs: admission.retryInMs });
         return 'deferred';
       }
       owned = await transition(
@@ -109,7 +109,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
       const leaseEnds = dateMs(request.attemptStartedAt) + ATTEMPT_LEASE_MS;
       if (leaseEnds > now().getTime()) {
         await deps.queue.send(message, (leaseEnds - now().getTime()) / 1000 + 1);
-        deps.log('info', 'attempt.inFlight', fields);
+        deps.log('debug', 'attempt.inFlight', fields);
         return 'deferred';
       }
       const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
@@ -132,7 +132,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
     }
   } catch (error) {
     if (lostRace(error)) {
-      deps.log('info', 'attempt.lostRace', fields);
+      deps.log('debug', 'attempt.lostRace', fields);
       return 'lost-race';
     }
     throw error;
@@ -168,20 +168,20 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
     if (found.kind === 'error') {
       const outcome = decideLookupOutcome(found.answer, context(request, deps, now, random));
       await recordGateOutcome(outcome, deps);
-      deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.listUserChats', {
+      deps.log('debug', 'graph.listUserChats', {
         ...fields,
         ...answerFields(found.answer),
         outcome: outcome.kind,
       });
       return applyOutcome(owned, outcome, deps, now, true);
     }
-    deps.log('info', 'chat.notFoundEarlier', fields);
+    deps.log('debug', 'chat.notFoundEarlier', fields);
   }
 
   const answer = await deps.graph.createChat(request.graphBody);
   const outcome = decideCreateOutcome(answer, context(request, deps, now, random));
   await recordGateOutcome(outcome, deps);
-  deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.createChat', {
+  deps.log('debug', 'graph.createChat', {
     ...fields,
     ...answerFields(answer),
     outcome: outcome.kind,
@@ -399,7 +399,12 @@ async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<
   for (const chat of orderCandidates(matches, dateMs(request.outcomeUnknownSince))) {
     const owner = await deps.store.claimChat(chat.id, request.id);
     if (owner === request.id) return { kind: 'found', chat };
-    deps.log('info', 'chat.skippedOwned', { requestId: request.id, attempt: request.attempts, chatId: chat.id, owner });
+    deps.log('debug', 'chat.skippedOwned', {
+      requestId: request.id,
+      attempt: request.attempts,
+      chatId: chat.id,
+      owner,
+    });
   }
   return { kind: 'none' };
 }

@@ -26,6 +26,7 @@ const NOT_SET_IN_AZURE: Partial<Record<SettingName, string>> = {
   GRAPH_BASE_URL: 'the code defaults to the public cloud, https://graph.microsoft.com',
   GRAPH_AUTHORITY_HOST: 'the code defaults to the public cloud, https://login.microsoftonline.com',
   NODE_EXTRA_CA_CERTS: "local only: makes Node trust the development simulator's certificate authority",
+  LOG_LEVEL: 'the code defaults to info (state changes and problems); set debug by hand to investigate',
 };
 
 /** Settings the Bicep sets that the code does not read: the Functions host and App Insights read them. */
