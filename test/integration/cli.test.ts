@@ -16,7 +16,7 @@ import { submit } from '../../cli/commands/submit';
 import { watch } from '../../cli/commands/watch';
 import { CommandContext, createContext } from '../../cli/context';
 import { ExitCode } from '../../cli/exit-codes';
-import { main } from '../../cli/index';
+import { cliEnvironment, main, resolveTarget } from '../../cli/index';
 import type { ChatRequestResource, State } from '../../shared/model';
 import { parseProvisioningRequest } from '../../shared/request-schema';
 
@@ -670,19 +670,75 @@ describe('errors', () => {
     expect(err.text).not.toContain('wrong-key');
   });
 
-  it('names the URL it could not reach and exits 3', async () => {
+  it('names the URL it could not reach and where it came from, at once (no retries), and exits 3', async () => {
     // Prepare
     await api.stop();
-    const { ctx, err } = harness(baseUrl);
+    const { ctx, err, sleeps } = harness(baseUrl);
 
     // Act
     const code = await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err });
     const direct = await health({}, ctx).catch((error: Error) => error);
 
-    // Assess
+    // Assess: nobody listens there, so nothing is retried (no sleep), and the message says where the URL came from.
     expect(code).toBe(ExitCode.unavailable);
     expect(err.text).toContain(`Could not reach ${baseUrl}/api/health (ECONNREFUSED)`);
+    expect(err.text).toContain('The address came from --url');
     expect(direct).toBeInstanceOf(Error);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('a missing key is said before anything is read or sent; --dry-run and health need none', async () => {
+    const file = await writeFile('hires.csv', rowsCsv(3));
+    const err = new Capture();
+    const code = await main(['node', 'cli', '--url', baseUrl, 'submit', file], {}, { out: new Capture(), err });
+    expect(code).toBe(ExitCode.usage);
+    expect(err.text).toContain(`Error: no function key for ${baseUrl}: set CHAT_PROVISIONER_KEY`);
+    for (const command of [['list'], ['status', 'x'], ['retry', 'x'], ['watch', '--external-prefix', 'x']]) {
+      expect(await main(['node', 'cli', '--url', baseUrl, ...command], {}, { out: new Capture(), err })).toBe(
+        ExitCode.usage,
+      );
+    }
+    expect(api.calls).toEqual([]);
+    expect(
+      await main(['node', 'cli', '--url', baseUrl, 'submit', file, '--dry-run'], {}, { out: new Capture(), err }),
+    ).toBe(ExitCode.ok);
+    expect(await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err })).toBe(ExitCode.ok);
+  });
+
+  it('inside the project: the URL from local.settings.json Host.LocalHttpPort and the key npm start keeps', async () => {
+    // Prepare: a checkout whose local host listens on the fake API's port; the CLI runs in a subfolder.
+    const port = new URL(baseUrl).port;
+    const project = path.join(dir, 'checkout');
+    await fs.mkdir(path.join(project, '.data'), { recursive: true });
+    await fs.mkdir(path.join(project, 'examples'));
+    await fs.writeFile(path.join(project, 'host.json'), '{"version":"2.0"}');
+    await fs.writeFile(path.join(project, 'package.json'), '{}');
+    await fs.writeFile(
+      path.join(project, 'local.settings.json'),
+      JSON.stringify({ Host: { LocalHttpPort: Number(port) } }),
+    );
+    await fs.writeFile(path.join(project, '.data', 'function-key'), `${KEY}\n`);
+    const out = new Capture();
+    const err = new Capture();
+
+    // Act
+    const env = cliEnvironment({}, path.join(project, 'examples'));
+    const code = await main(['node', 'cli', 'list'], env, { out, err });
+
+    // Assess
+    expect(env.project).toMatchObject({ dir: project, url: `http://localhost:${port}`, key: KEY });
+    expect(code).toBe(ExitCode.ok);
+    expect(api.calls.map((call) => call.path)).toEqual(['/api/requests']);
+    // The variables still win, and the kept key never goes to an address that is not local.
+    expect(resolveTarget(undefined, { ...env, url: 'https://chat.contoso.com' })).toEqual({
+      url: 'https://chat.contoso.com',
+      source: 'CHAT_PROVISIONER_URL',
+    });
+    expect(resolveTarget(undefined, { ...env, key: 'other' }).key).toBe('other');
+    await api.stop();
+    const refused = new Capture();
+    await main(['node', 'cli', 'health'], env, { out: new Capture(), err: refused });
+    expect(refused.text).toContain(`The address came from Host.LocalHttpPort in ${project}/local.settings.json`);
   });
 
   it('treats bad flags as usage errors (exit 2)', async () => {
