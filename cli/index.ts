@@ -127,6 +127,7 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
     .option('--results <file>', 'write a CSV mapping each row to its request id and status')
     .option('--dry-run', 'validate only; send nothing')
     .option('--skip-invalid', 'send the valid rows even if some rows are invalid')
+    .option('--encoding <name>', "the file's text encoding when it is not UTF-8 (latin1, windows-1252, utf-16le)")
     .option('--format <format>', 'csv or jsonl, when the file name does not say', format)
     .action((file: string, options: { dryRun?: boolean }, command: Command) =>
       run(command, (ctx) => submit(file, options, ctx), !options.dryRun),

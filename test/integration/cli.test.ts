@@ -382,6 +382,55 @@ describe('submit', () => {
     expect(out.text).toBe('');
   });
 
+  it('says plainly: a missing file, a header with no rows, no valid row, an unknown encoding', async () => {
+    const cases: [string[], string][] = [
+      [[path.join(dir, 'nope.csv')], `${path.join(dir, 'nope.csv')}: not found`],
+      [[await writeFile('header.csv', `${HEADER}\n`)], 'has a header but no rows under it: nothing to send.'],
+      [
+        [await writeFile('bad.csv', `${HEADER}\nx-1,party,T,a@contoso.com;b@contoso.com,,\n`)],
+        'Nothing was sent: no row is valid. Fix it and run again.',
+      ],
+      [[await writeFile('any.csv', rowsCsv(1)), '--encoding', 'klingon'], '--encoding: unknown encoding "klingon"'],
+    ];
+    for (const [args, message] of cases) {
+      const err = new Capture();
+      const code = await main(
+        ['node', 'cli', '--url', baseUrl, 'submit', ...args],
+        { key: KEY },
+        { out: new Capture(), err },
+      );
+      expect(code).toBe(ExitCode.usage);
+      expect(err.text).toContain(message);
+      expect(err.text).not.toContain('--skip-invalid to send the 0');
+    }
+    expect(api.batchCalls()).toEqual([]);
+  });
+
+  it('a Latin-1 file is refused unless --encoding says so, then é arrives as é', async () => {
+    const file = path.join(dir, 'latin1.csv');
+    await fs.writeFile(
+      file,
+      Buffer.from(`${HEADER}\nhr-1,group,Bienvenue Zoé,a@contoso.com;b@contoso.com,,\n`, 'latin1'),
+    );
+    const err = new Capture();
+    expect(
+      await main(['node', 'cli', '--url', baseUrl, 'submit', file], { key: KEY }, { out: new Capture(), err }),
+    ).toBe(ExitCode.usage);
+    expect(err.text).toContain('line 2: the file is not UTF-8 text');
+    expect(api.batchCalls()).toEqual([]);
+    const code = await main(
+      ['node', 'cli', '--url', baseUrl, 'submit', file, '--encoding', 'latin1'],
+      { key: KEY },
+      {
+        out: new Capture(),
+        err: new Capture(),
+      },
+    );
+    expect(code).toBe(ExitCode.ok);
+    const sent = api.batchCalls()[0]?.body as { requests: { topic: string }[] };
+    expect(sent.requests[0]?.topic).toBe('Bienvenue Zoé');
+  });
+
   it('with --skip-invalid sends the valid rows and records the invalid ones in the results file', async () => {
     // Prepare
     const file = await writeFile(
