@@ -42,8 +42,8 @@ describe('buildOpenApiDocument', () => {
       '/api/requests/batch': { post: ['200', '400', '401', '413', '415', '503'] },
       '/api/requests/{id}': { get: ['200', '401', '404', '503'] },
       '/api/requests/{id}/retry': { post: ['202', '401', '404', '409', '503'] },
-      '/api/health': { get: ['200', '503'] },
-      '/api/openapi.json': { get: ['200'] },
+      '/api/health': { get: ['200', '4XX', '503'] },
+      '/api/openapi.json': { get: ['200', '4XX'] },
     };
 
     // Assess
