@@ -319,9 +319,27 @@ const HealthReportSchema = z.object({
     name: z.string(),
     approximateDepth: z.number().int().optional(),
     poisonDepth: z.number().int().optional(),
+    poisonMessages: z
+      .array(
+        z.object({
+          messageId: z.string(),
+          insertedOn: isoTime().optional(),
+          dequeueCount: z.number().int(),
+          problem: z.enum(['notBase64', 'notARequest', 'request']).openapi({
+            description:
+              'notBase64: the host cannot decode it and no function ever runs on it (it stays until deleted); notARequest: not {id, attempt}; request: ours, the poison function handles it.',
+          }),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'The visible messages of the poison queue (up to 32), never their content.' }),
   }),
   pending: z.object({ count: z.number().int(), oldestAgeSeconds: z.number().optional() }),
   checkedAt: isoTime(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .openapi({ description: 'What needs attention and what to do, one sentence each (e.g. a stuck poison message).' }),
 });
 
 /** 200 when healthy; 503 with the same report, or with `config` naming invalid settings (never their values). */
