@@ -69,26 +69,30 @@ export function consoleLogger(options: ConsoleOptions = {}): (line: object) => v
   return (object) => {
     const line = object as Line;
     const level = levelOf(line);
-    if (!passes(level, minimum())) return;
-    write(`${formatLine(line, level, now())}\n`);
+    const threshold = minimum();
+    if (!passes(level, threshold)) return;
+    write(`${formatLine(line, level, now(), threshold === 'debug')}\n`);
   };
 }
 
-/** `12:04:05.123 INFO  worker    request.succeeded requestId=… attempt=1` (local time of day). */
-export function formatLine(line: Line, level: LogLevel, at: Date): string {
+/**
+ * `12:04:05.123 INFO  worker    request.succeeded requestId=… attempt=1` (local time of day). A failed
+ * invocation is one line naming where it threw; its whole stack follows on indented lines at debug.
+ */
+export function formatLine(line: Line, level: LogLevel, at: Date, stacks = false): string {
   const time = `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}.${String(at.getMilliseconds()).padStart(3, '0')}`;
   const source = String(line.function ?? line.event ?? '');
-  return `${time} ${level.toUpperCase().padEnd(5)} ${source.padEnd(9)} ${describe(line)}`;
+  return `${time} ${level.toUpperCase().padEnd(5)} ${source.padEnd(9)} ${describe(line, stacks)}`;
 }
 
-function describe(line: Line): string {
+function describe(line: Line, stacks: boolean): string {
   const { event, phase } = line;
   if (event === 'log') return appMessage(String(line.message ?? ''));
   if (event === 'invocation') {
     const what = `invocation ${String(phase)}${line.outcome ? ` ${String(line.outcome)}` : ''}`;
     const error = line.error as ReturnType<typeof describeError> | undefined;
     const rest = pairs(line, ['event', 'phase', 'function', 'outcome', 'error', 'invocationId']);
-    const failure = error ? `: ${error.name}: ${error.message}${stackOf(error)}` : '';
+    const failure = error ? `: ${error.name}: ${error.message}${stacks ? stackOf(error) : whereOf(error)}` : '';
     return `${what}${rest ? ` ${rest}` : ''}${failure}`;
   }
   if (event === 'host' && phase === 'started') {
@@ -131,6 +135,13 @@ function stackOf(error: { stack?: string }): string {
   // Only the frames: the first line of a stack repeats the name and message.
   const frames = (error.stack ?? '').split('\n').slice(1).filter(Boolean);
   return frames.length > 0 ? `\n${frames.map((frame) => `    ${frame.trim()}`).join('\n')}` : '';
+}
+
+/** ` (at file.js:12)`: the top frame of the stack, file name only. */
+function whereOf(error: { stack?: string }): string {
+  const frame = (error.stack ?? '').split('\n').find((text) => /^\s+at /.test(text));
+  const place = frame ? /([^/\\( ]+:\d+):\d+\)?\s*$/.exec(frame)?.[1] : undefined;
+  return place ? ` (at ${place})` : '';
 }
 
 function pad(n: number): string {
