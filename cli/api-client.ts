@@ -445,9 +445,18 @@ export class ApiClient {
 
 /**
  * Nobody listens there, or the name does not resolve: a wrong URL or a stopped service. Retrying would only
- * make the person wait; it fails at once, naming the URL. (Timeouts and dropped connections are retried.)
+ * make the person wait; it fails at once, naming the URL. (A slow answer and a dropped connection are retried.)
  */
-const NOT_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const NOT_THERE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  // No connection within undici's 10 s connect timeout: nothing answers at that address.
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function retryable(failure: ApiError | NetworkError, policy: RetryPolicy): boolean {
   if (policy === 'none') return false;
