@@ -586,7 +586,16 @@ describe('submit', () => {
 describe('list', () => {
   it('follows nextLink and prints an aligned table', async () => {
     // Prepare
-    for (let i = 1; i <= 5; i += 1) api.seed(`hr-${i}`, i === 3 ? 'failed' : 'succeeded');
+    for (let i = 1; i <= 5; i += 1)
+      api.seed(
+        `hr-${i}`,
+        i === 3 ? 'failed' : i === 5 ? 'queued' : 'succeeded',
+        i === 5
+          ? {
+              waiting: { reason: 'notBefore', until: '2026-11-25T08:00:00Z', message: 'Waits for its notBefore time.' },
+            }
+          : {},
+      );
     api.seed('other-1', 'queued');
     const { ctx, out } = harness(baseUrl);
 
@@ -600,17 +609,18 @@ describe('list', () => {
     expect(gets.map((call) => call.query.get('continuationToken'))).toEqual([null, '2', '4']);
     expect(gets.every((call) => !call.query.has('externalId'))).toBe(true); // the API's filter is exact
     const lines = out.text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
+    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+WAITING\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
     expect(lines).toHaveLength(7);
     expect(lines[6]).toBe('5 requests');
     const stateColumn = lines[0]!.indexOf('STATE');
     expect(lines.slice(1, 6).map((line) => line.slice(stateColumn).split(' ')[0])).toEqual([
-      'succeeded',
+      'queued',
       'succeeded',
       'failed',
       'succeeded',
       'succeeded',
     ]);
+    expect(lines[1]).toMatch(/\squeued\s+notBefore until 2026-11-25T08:00:00Z\s+0\s/);
   });
 
   it('passes --state, --since and --top, and prints JSON lines', async () => {
