@@ -101,7 +101,7 @@ describe('request views', () => {
         message: 'The host running attempt 1 stopped answering.',
       },
     }).join('\n');
-    expect(text).toContain('waiting           leased: The host running attempt 1 stopped answering.');
+    expect(text).toMatch(/\nwaiting +leased: The host running attempt 1 stopped answering\.\n/);
   });
 
   it('shows requests as a table with the error and graph request id', () => {
