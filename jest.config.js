@@ -8,6 +8,16 @@ const common = {
   moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/dev/host/functions-core.ts' },
 };
 
+/**
+ * `npm run test:quick` (JEST_QUICK=1, unit and integration projects only) leaves out the integration tests
+ * that take minutes on their own; `npm test` runs everything.
+ */
+const SLOW_INTEGRATION = [
+  // Builds the deployment package in a temporary folder, installs it and runs a host from it.
+  '<rootDir>/test/integration/package.test.ts',
+];
+const quick = process.env.JEST_QUICK === '1';
+
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
@@ -15,6 +25,7 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', ...(quick ? SLOW_INTEGRATION : [])],
       slowTestThreshold: 30,
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], slowTestThreshold: 60 },

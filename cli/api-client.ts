@@ -443,9 +443,24 @@ export class ApiClient {
   }
 }
 
+/**
+ * Nobody listens there, or the name does not resolve: a wrong URL or a stopped service. Retrying would only
+ * make the person wait; it fails at once, naming the URL. (A slow answer and a dropped connection are retried.)
+ */
+const NOT_THERE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  // No connection within undici's 10 s connect timeout: nothing answers at that address.
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 function retryable(failure: ApiError | NetworkError, policy: RetryPolicy): boolean {
   if (policy === 'none') return false;
-  if (failure instanceof NetworkError) return policy === 'idempotent';
+  if (failure instanceof NetworkError) return policy === 'idempotent' && !NOT_THERE.has(failure.reason);
   if (failure.status === 429 || failure.status === 503) return true;
   return policy === 'idempotent' && (failure.status === 502 || failure.status === 504);
 }

@@ -17,10 +17,14 @@ export interface CommandContext {
   err: Output;
   now(): Date;
   sleep(ms: number): Promise<void>;
+  /** Where the API's address came from, to say so when it cannot be reached. */
+  urlSource?: string;
 }
 
 export interface ContextOptions {
   baseUrl: string;
+  /** Where baseUrl came from (`--url`, `CHAT_PROVISIONER_URL`, local.settings.json…), for "could not reach". */
+  urlSource?: string;
   key?: string;
   signingSecret?: string;
   out: Output;
@@ -52,9 +56,9 @@ export function createContext(options: ContextOptions): CommandContext {
         ),
     });
   } catch (error) {
-    throw new UsageError(`--url: ${(error as Error).message}`);
+    throw new UsageError(`${options.urlSource ?? '--url'}: ${(error as Error).message}`);
   }
-  return { api, out: options.out, err: options.err, now, sleep };
+  return { api, out: options.out, err: options.err, now, sleep, urlSource: options.urlSource };
 }
 
 export function println(output: Output, line = ''): void {
@@ -62,11 +66,11 @@ export function println(output: Output, line = ''): void {
 }
 
 /** Runs a command and turns any failure into its message and exit code. */
-export async function runCommand(err: Output, command: () => Promise<number>): Promise<number> {
+export async function runCommand(err: Output, command: () => Promise<number>, urlSource?: string): Promise<number> {
   try {
     return await command();
   } catch (error) {
-    for (const line of describeFailure(error)) println(err, line);
+    for (const line of describeFailure(error, urlSource)) println(err, line);
     return exitCodeFor(error);
   }
 }

@@ -46,8 +46,79 @@ export function formatOf(fileName: string): InputFormat | undefined {
   return undefined;
 }
 
-export function readInputFile(content: Buffer | string, format: InputFormat): InputFile {
-  return format === 'csv' ? readCsv(content) : readJsonl(content);
+/**
+ * `encoding`: how the file's bytes are text (a WHATWG name: utf-8, latin1/windows-1252, utf-16le, …). Without
+ * it the file must be UTF-8: a file that is not (Excel's "CSV (Comma delimited)" is Windows-1252) is refused,
+ * naming the first bad line, instead of turning é into �.
+ */
+export function readInputFile(content: Buffer | string, format: InputFormat, encoding?: string): InputFile {
+  let text: Buffer | string = content;
+  if (typeof content !== 'string') {
+    const decoded = decode(content, encoding);
+    if (!decoded.ok) return { rows: [], problems: [decoded.problem] };
+    text = decoded.text;
+  }
+  return format === 'csv' ? readCsv(text) : readJsonl(text);
+}
+
+/** True when `name` is an encoding this tool can read (TextDecoder's labels). */
+export function isKnownEncoding(name: string): boolean {
+  try {
+    new TextDecoder(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function decode(
+  bytes: Buffer,
+  encoding: string | undefined,
+): { ok: true; text: string } | { ok: false; problem: string } {
+  if (encoding !== undefined) return { ok: true, text: new TextDecoder(encoding).decode(bytes) };
+  const hint =
+    'Save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8), or say how it is encoded with --encoding (e.g. --encoding latin1).';
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return { ok: false, problem: `the file is UTF-16 text, not UTF-8. ${hint.replace('latin1', 'utf-16le')}` };
+  }
+  try {
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    const line = bytes
+      .subarray(0, at)
+      .toString('latin1')
+      .split(/\r\n|\n|\r/).length;
+    const byte = (bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+    return {
+      ok: false,
+      problem: `line ${line}: the file is not UTF-8 text (byte 0x${byte} cannot start or continue a UTF-8 character: it is probably Windows-1252/Latin-1, where it is "${Buffer.from([bytes[at] ?? 0]).toString('latin1')}"). ${hint}`,
+    };
+  }
+}
+
+/** The offset of the first byte that breaks UTF-8 (lead byte, then its continuation bytes). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  for (let at = 0; at < bytes.length;) {
+    const lead = bytes[at]!;
+    const length =
+      lead < 0x80
+        ? 1
+        : lead >= 0xc2 && lead <= 0xdf
+          ? 2
+          : lead >= 0xe0 && lead <= 0xef
+            ? 3
+            : lead >= 0xf0 && lead <= 0xf4
+              ? 4
+              : 0;
+    if (length === 0) return at;
+    for (let next = 1; next < length; next += 1) {
+      const byte = bytes[at + next];
+      if (byte === undefined || byte < 0x80 || byte > 0xbf) return at;
+    }
+    at += length;
+  }
+  return Math.max(0, bytes.length - 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,14 +200,19 @@ function csvSyntaxProblem(error: unknown): string {
 function readHeader(record: string[], line: number): { columns: (CsvColumn | undefined)[]; problems: string[] } {
   const problems: string[] = [];
   const names = record.map((cell) => cell.trim());
-  if (names.length === 1 && (names[0] ?? '').includes(';')) {
-    return {
-      columns: [],
-      problems: [
-        `line ${line}: the header is separated by ";" but this tool reads comma-separated files. ` +
-          'Save the sheet as "CSV UTF-8 (Comma delimited)".',
-      ],
-    };
+  for (const [separator, name] of [
+    [';', '";"'],
+    ['\t', 'tabs'],
+  ] as const) {
+    if (names.length === 1 && (names[0] ?? '').includes(separator)) {
+      return {
+        columns: [],
+        problems: [
+          `line ${line}: the header is separated by ${name} but this tool reads comma-separated files. ` +
+            'Save the sheet as "CSV UTF-8 (Comma delimited)".',
+        ],
+      };
+    }
   }
   const columns = names.map((name) => COLUMN_BY_KEY.get(headerKey(name)));
   const seen = new Set<CsvColumn>();

@@ -33,13 +33,13 @@ export function exitCodeFor(error: unknown): ExitCode {
 }
 
 /** Lines that explain a failure: a problem's title, detail and field errors, and what to do next. */
-export function describeFailure(error: unknown): string[] {
+export function describeFailure(error: unknown, urlSource?: string): string[] {
   if (error instanceof UsageError) return [`Error: ${error.message}`];
   if (error instanceof NetworkError) {
-    return [
-      `Error: ${error.message}.`,
-      'Is the service running? The address comes from --url or CHAT_PROVISIONER_URL.',
-    ];
+    const source = urlSource
+      ? `The address came from ${urlSource}; set --url or CHAT_PROVISIONER_URL to use another.`
+      : 'The address comes from --url or CHAT_PROVISIONER_URL.';
+    return [`Error: ${error.message}.`, `Is the service running? ${source}`];
   }
   if (error instanceof ApiError) {
     const lines = [`Error: ${error.message}`];

@@ -13,13 +13,16 @@ import { DEFAULT_CHUNK, submit } from './commands/submit';
 import { DEFAULT_INTERVAL_MS, DEFAULT_TIMEOUT_MS, watch } from './commands/watch';
 import { CommandContext, createContext, Output, runCommand } from './context';
 import { parseDuration } from './duration';
-import { ExitCode } from './exit-codes';
+import { ExitCode, UsageError } from './exit-codes';
+import { findLocalProject, LocalProject } from './project';
 
 export const DEFAULT_URL = 'http://localhost:7071';
 
 export interface CliEnvironment {
   /** CHAT_PROVISIONER_URL */
   url?: string;
+  /** Run inside a checkout: the local host's URL and key (cli/project.ts), used when nothing else says. */
+  project?: LocalProject;
   /** CHAT_PROVISIONER_KEY: only from the environment, so it stays out of shell history and `ps`. */
   key?: string;
   /** CHAT_PROVISIONER_SIGNING_SECRET: signs POSTs when the service requires webhook signatures. */
@@ -34,9 +37,11 @@ export interface CliIo {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** The only place the CLI reads process.env. */
-export function cliEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
+/** The only place the CLI reads process.env (and, inside a checkout, local.settings.json and .data/function-key). */
+export function cliEnvironment(env: NodeJS.ProcessEnv, cwd?: string): CliEnvironment {
   const result: CliEnvironment = {};
+  const project = cwd === undefined ? undefined : findLocalProject(cwd);
+  if (project) result.project = project;
   if (env.CHAT_PROVISIONER_URL) result.url = env.CHAT_PROVISIONER_URL;
   if (env.CHAT_PROVISIONER_KEY) result.key = env.CHAT_PROVISIONER_KEY;
   if (env.CHAT_PROVISIONER_SIGNING_SECRET) result.signingSecret = env.CHAT_PROVISIONER_SIGNING_SECRET;
@@ -70,26 +75,44 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
   const program = new Command()
     .name('chat-provisioner')
     .description('Submit and follow Microsoft Teams chat requests through the chat-provisioner API.')
-    .addOption(new Option('--url <url>', 'API base URL (env CHAT_PROVISIONER_URL)').default(env.url ?? DEFAULT_URL))
+    .addOption(
+      new Option(
+        '--url <url>',
+        `API base URL (default: CHAT_PROVISIONER_URL, else local.settings.json Host.LocalHttpPort in this project, else ${DEFAULT_URL})`,
+      ),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out.write(text), writeErr: (text) => io.err.write(text) })
     .exitOverride();
   program.addHelpText(
     'after',
-    '\nEnvironment:\n  CHAT_PROVISIONER_URL  API base URL (default http://localhost:7071)\n' +
-      '  CHAT_PROVISIONER_KEY  function key, sent as x-functions-key\n' +
+    '\nEnvironment:\n  CHAT_PROVISIONER_URL  API base URL (inside this project: http://localhost:<Host.LocalHttpPort>, else http://localhost:7071)\n' +
+      '  CHAT_PROVISIONER_KEY  function key, sent as x-functions-key (inside this project, with a local URL: .data/function-key)\n' +
       '  CHAT_PROVISIONER_SIGNING_SECRET  whsec_… secret to sign POSTs when the service requires signatures\n' +
       '\nExit codes: 0 ok, 1 some rows or requests failed or were rejected, 2 usage or input error, 3 API unavailable.',
   );
 
-  const run = (command: Command, work: (ctx: CommandContext) => Promise<number>): Promise<void> =>
-    runCommand(io.err, async () => {
-      const { url } = command.optsWithGlobals<{ url: string }>();
-      const ctx = createContext({ baseUrl: url, key: env.key, signingSecret: env.signingSecret, ...io });
-      return work(ctx);
-    }).then((code) => {
+  /** `needsKey`: the command calls routes that want a function key, so a missing one is said before any call. */
+  const run = (command: Command, work: (ctx: CommandContext) => Promise<number>, needsKey = true): Promise<void> => {
+    const target = resolveTarget(command.optsWithGlobals<{ url?: string }>().url, env);
+    return runCommand(
+      io.err,
+      async () => {
+        if (needsKey && !target.key) throw new UsageError(missingKey(target));
+        const ctx = createContext({
+          baseUrl: target.url,
+          urlSource: target.source,
+          key: target.key,
+          signingSecret: env.signingSecret,
+          ...io,
+        });
+        return work(ctx);
+      },
+      target.source,
+    ).then((code) => {
       exitCode = code;
     });
+  };
 
   program
     .command('submit')
@@ -104,8 +127,11 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
     .option('--results <file>', 'write a CSV mapping each row to its request id and status')
     .option('--dry-run', 'validate only; send nothing')
     .option('--skip-invalid', 'send the valid rows even if some rows are invalid')
+    .option('--encoding <name>', "the file's text encoding when it is not UTF-8 (latin1, windows-1252, utf-16le)")
     .option('--format <format>', 'csv or jsonl, when the file name does not say', format)
-    .action((file: string, options, command: Command) => run(command, (ctx) => submit(file, options, ctx)));
+    .action((file: string, options: { dryRun?: boolean }, command: Command) =>
+      run(command, (ctx) => submit(file, options, ctx), !options.dryRun),
+    );
 
   program
     .command('status')
@@ -168,7 +194,7 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
     .command('health')
     .description('check the API (storage and Graph configuration)')
     .option('--json', 'print the report as JSON')
-    .action((options, command: Command) => run(command, (ctx) => health(options, ctx)));
+    .action((options, command: Command) => run(command, (ctx) => health(options, ctx), false));
 
   try {
     await program.parseAsync([...argv]);
@@ -179,8 +205,47 @@ export async function main(argv: readonly string[], env: CliEnvironment, io: Cli
   return exitCode;
 }
 
+/** Where the CLI sends its calls, with which key, and where that address came from (for error messages). */
+export interface Target {
+  url: string;
+  source: string;
+  key?: string;
+}
+
+export function resolveTarget(flag: string | undefined, env: CliEnvironment): Target {
+  const project = env.project;
+  let target: Target;
+  if (flag !== undefined) target = { url: flag, source: '--url', key: env.key };
+  else if (env.url !== undefined) target = { url: env.url, source: 'CHAT_PROVISIONER_URL', key: env.key };
+  else if (project?.url !== undefined) {
+    target = { url: project.url, source: `Host.LocalHttpPort in ${project.dir}/local.settings.json`, key: env.key };
+  } else {
+    const why = project?.problem ? `; ${project.problem}` : '';
+    target = { url: DEFAULT_URL, source: `the default${why}`, key: env.key };
+  }
+  // npm start's key only ever goes to a local address, and only when nothing else names a key.
+  if (target.key === undefined && project?.key !== undefined && isLocal(target.url)) target.key = project.key;
+  return target;
+}
+
+function isLocal(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+function missingKey(target: Target): string {
+  return (
+    `no function key for ${target.url}: set CHAT_PROVISIONER_KEY (npm start prints it and keeps it in .data/function-key; ` +
+    'in Azure: az functionapp keys list). Nothing was sent.'
+  );
+}
+
 if (require.main === module) {
-  main(process.argv, cliEnvironment(process.env), { out: process.stdout, err: process.stderr }).then(
+  main(process.argv, cliEnvironment(process.env, process.cwd()), { out: process.stdout, err: process.stderr }).then(
     (code) => {
       process.exitCode = code;
     },

@@ -1,7 +1,7 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { HealthReport } from './health';
-import { ChatRequestResource, State } from './model';
+import { ChatRequestResource, State, WAITING_REASONS } from './model';
 import {
   ChatTypeSchema,
   ExternalIdSchema,
@@ -157,6 +157,20 @@ export const CallbackStatusSchema = z
 
 const isoTime = () => z.string().openapi({ format: 'date-time' });
 
+export const WaitingSchema = z
+  .object({
+    reason: z.enum(WAITING_REASONS).openapi({
+      description:
+        'notBefore: the caller asked for later; newHireGrace: a member is not found or unlicensed yet, retried for ' +
+        'NEW_USER_GRACE_MINUTES; retryBackoff: a transient failure, retried later; throttled: Graph answered 429; ' +
+        'operationPending: Graph is creating the chat asynchronously; leased: an attempt is running, or its host ' +
+        'stopped and still holds the queue message; inQueue: waiting for a worker.',
+    }),
+    until: isoTime().optional().openapi({ description: 'When the wait is expected to end, when known.' }),
+    message: z.string().openapi({ description: 'One sentence for a person.' }),
+  })
+  .openapi('Waiting', { description: 'Why an unfinished request is waiting; absent once it is final.' });
+
 export const RequestResourceSchema = z
   .object({
     id: z.string(),
@@ -190,6 +204,7 @@ export const RequestResourceSchema = z
       .optional(),
     error: RequestErrorSchema.optional(),
     callback: CallbackStatusSchema.optional(),
+    waiting: WaitingSchema.optional(),
   })
   .openapi('ChatRequest', { description: 'A provisioning request and where it stands.' });
 
@@ -304,9 +319,27 @@ const HealthReportSchema = z.object({
     name: z.string(),
     approximateDepth: z.number().int().optional(),
     poisonDepth: z.number().int().optional(),
+    poisonMessages: z
+      .array(
+        z.object({
+          messageId: z.string(),
+          insertedOn: isoTime().optional(),
+          dequeueCount: z.number().int(),
+          problem: z.enum(['notBase64', 'notARequest', 'request']).openapi({
+            description:
+              'notBase64: the host cannot decode it and no function ever runs on it (it stays until deleted); notARequest: not {id, attempt}; request: ours, the poison function handles it.',
+          }),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'The visible messages of the poison queue (up to 32), never their content.' }),
   }),
   pending: z.object({ count: z.number().int(), oldestAgeSeconds: z.number().optional() }),
   checkedAt: isoTime(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .openapi({ description: 'What needs attention and what to do, one sentence each (e.g. a stuck poison message).' }),
 });
 
 /** 200 when healthy; 503 with the same report, or with `config` naming invalid settings (never their values). */

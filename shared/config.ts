@@ -9,6 +9,7 @@ import {
   queueNames,
   TIMESPAN,
 } from './registration';
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, LogLevel, parseLogLevel } from './log';
 
 /**
  * Every setting the service reads, validated at start. `loadConfig(env)` is the only code that
@@ -45,6 +46,7 @@ export const SETTING_NAMES = [
   'ALLOW_LOCALHOST_CALLBACKS',
   'NODE_EXTRA_CA_CERTS',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'LOG_LEVEL',
 ] as const;
 
 /** Settings whose values must never be logged or returned. */
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   /** Microsoft: "wait >30 seconds between checks" of a teamsAsyncOperation. */
   OPERATION_CHECK_MIN_SECONDS: 30,
   POLL_SCHEDULE: DEFAULT_POLL_SCHEDULE,
+  LOG_LEVEL: DEFAULT_LOG_LEVEL,
 } as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -181,6 +184,15 @@ const envSchema = z.object({
   ),
   NODE_EXTRA_CA_CERTS: optionalString,
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalString,
+  LOG_LEVEL: optionalString.pipe(
+    z
+      .string()
+      .refine((s) => parseLogLevel(s) !== undefined, {
+        message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`,
+      })
+      .transform((s) => parseLogLevel(s) as LogLevel)
+      .optional(),
+  ),
 });
 
 export type GraphCredentialConfig =
@@ -213,6 +225,8 @@ export interface Config {
   webhookSigningSecret?: string;
   callback: { signingSecret?: string; allowedHosts: string[]; allowLocalhost: boolean };
   applicationInsightsConnectionString?: string;
+  /** The lowest level of log event written (shared/log.ts). */
+  logLevel: LogLevel;
 }
 
 export interface ConfigProblem {
@@ -285,6 +299,7 @@ export function loadConfig(env: Env): Config {
       allowLocalhost: values.ALLOW_LOCALHOST_CALLBACKS === 'true' || values.ALLOW_LOCALHOST_CALLBACKS === '1',
     },
     applicationInsightsConnectionString: values.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    logLevel: values.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL,
   };
 }
 

@@ -1,8 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 import { StorageUnavailableError } from './errors';
-import { jsonLogger, Logger } from './log';
-import { toResource, ChatRequest } from './model';
+import { jsonLogger, Logger, LogLevel, logLevelFrom } from './log';
+import { ChatRequest } from './model';
+import { requestView } from './waiting';
 import { Problem, problem, PROBLEM_CONTENT_TYPE } from './problem';
 import { verifyWebhookSignature } from './webhook-signature';
 
@@ -16,20 +17,27 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
+/** A request resource answer; `graceMinutes` lets `waiting` say when a new hire's grace ends. */
 export function resourceAnswer(
   status: number,
   request: ChatRequest,
   headers: Record<string, string> = {},
+  view: { graceMinutes?: number } = {},
 ): HttpResponseInit {
-  return json(status, toResource(request), { location: `/api/requests/${request.id}`, ...headers });
+  return json(status, requestView(request, { now: new Date(), ...view }), {
+    location: `/api/requests/${request.id}`,
+    ...headers,
+  });
 }
 
-export function contextLogger(context: InvocationContext): Logger {
+/** The service's events on the invocation's log, at their own severity, from LOG_LEVEL up (default info). */
+export function contextLogger(context: InvocationContext, minimum: LogLevel = logLevelFrom(process.env)): Logger {
   return jsonLogger((level, line) => {
     if (level === 'error') context.error(line);
     else if (level === 'warn') context.warn(line);
+    else if (level === 'debug') context.debug(line);
     else context.info(line);
-  });
+  }, minimum);
 }
 
 /**

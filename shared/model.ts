@@ -75,6 +75,26 @@ export interface CallbackStatus {
   nextAttemptAt?: string;
 }
 
+/** Why an unfinished request waits (shared/waiting.ts decides). */
+export const WAITING_REASONS = [
+  'notBefore',
+  'newHireGrace',
+  'retryBackoff',
+  'throttled',
+  'operationPending',
+  'leased',
+  'inQueue',
+] as const;
+export type WaitingReason = (typeof WAITING_REASONS)[number];
+
+export interface Waiting {
+  reason: WaitingReason;
+  /** When the wait is expected to end (ISO 8601), when that is known. */
+  until?: string;
+  /** One sentence for a person. */
+  message: string;
+}
+
 /** The request resource as the API shows it (DESIGN.md). */
 export interface ChatRequestResource {
   id: string;
@@ -93,6 +113,8 @@ export interface ChatRequestResource {
   operation?: { location: string; status: string; checks: number; nextCheckAt?: string; startedAt?: string };
   error?: RequestError;
   callback?: CallbackStatus;
+  /** Why an unfinished request waits (computed when it is read, never stored; shared/waiting.ts). */
+  waiting?: Waiting;
 }
 
 /** What the store keeps: the resource plus what only the service needs. */

@@ -264,6 +264,7 @@ function buildRegistry(): OpenAPIRegistry {
     responses: {
       200: { description: 'Healthy.', content: { 'application/json': { schema: HealthSchema } } },
       503: { description: 'Unhealthy.', content: { 'application/json': { schema: HealthSchema } } },
+      '4XX': PLATFORM_REFUSAL,
     },
   });
 
@@ -278,10 +279,17 @@ function buildRegistry(): OpenAPIRegistry {
         description: 'The OpenAPI 3.1 document.',
         content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } },
       },
+      '4XX': PLATFORM_REFUSAL,
     },
   });
   return registry;
 }
+
+/** The anonymous routes never answer 4xx themselves; the platform in front of them can. */
+const PLATFORM_REFUSAL = {
+  description:
+    'Refused before the function runs: by the Functions platform (for example 429 when the app is throttled, 404 while it is stopped or the function is disabled). No body is promised.',
+};
 
 let cached: ReturnType<OpenApiGeneratorV31['generateDocument']> | undefined;
 
@@ -294,7 +302,16 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generate
       version: '0.1.0',
       description:
         'Creates Microsoft Teams chats through Microsoft Graph for other systems (HR webhooks, bulk imports).',
+      license: { name: 'MIT', identifier: 'MIT' },
     },
+    servers: [
+      {
+        url: 'https://{app}.azurewebsites.net',
+        description:
+          'The function app in Azure (azd up prints its name). Locally: http://localhost:7071, or local.settings.json Host.LocalHttpPort.',
+        variables: { app: { default: 'chat-provisioner', description: 'The function app name.' } },
+      },
+    ],
     security: [{ [FUNCTION_KEY_HEADER]: [] }, { [FUNCTION_KEY_QUERY]: [] }],
   });
   return cached;

@@ -34,7 +34,7 @@ export async function failPoisoned(input: unknown, deps: PoisonDeps): Promise<Po
     if (isFinal(stored.value.state)) return 'already-final';
     if (stored.value.state === State.pending) return 'left-to-poller';
     if (isSuperseded(parsed.value.attempt, stored.value)) {
-      deps.log('info', 'poison.staleMessage', {
+      deps.log('debug', 'poison.staleMessage', {
         requestId: stored.value.id,
         attempt: stored.value.attempts,
         messageAttempt: parsed.value.attempt,

@@ -36,8 +36,8 @@ export const UNANSWERED_GRACE_MS = 24 * 60 * 60_000;
 const UNANSWERED_CHECK_MS = 30_000;
 /** A failed read of the chat itself (GET /chats/{id}, not an operation check) is tried again this soon. */
 const CHAT_READ_RETRY_MS = 3_000;
-/** A `creating` row this old has lost its worker (its message is gone or poisoned). */
-const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
+/** A `creating` row this old has lost its worker (its message is gone or poisoned); shared/waiting.ts says so. */
+export const STALE_CREATING_MS = ATTEMPT_LEASE_MS + 5 * 60_000;
 
 export interface PollerDeps {
   store: RequestStore;
@@ -153,7 +153,7 @@ async function checkOperation(
     chatIdFromLocation: chatIdFromLocation(operation.location),
     checkMinMs: deps.checkMinMs ?? OPERATION_MIN_CHECK_MS,
   });
-  deps.log('info', 'graph.pollOperation', {
+  deps.log('debug', 'graph.pollOperation', {
     requestId: request.id,
     attempt: request.attempts,
     graphRequestId: answer.kind === 'response' ? answer.headers.requestId : undefined,
@@ -291,7 +291,7 @@ async function checkOperation(
     }
   } catch (error) {
     if (lostRace(error)) {
-      deps.log('info', 'poll.lostRace', { requestId: request.id });
+      deps.log('debug', 'poll.lostRace', { requestId: request.id });
       return undefined;
     }
     throw error;

@@ -78,7 +78,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
   const fields = { requestId: request.id, attempt: request.attempts };
 
   if (isFinal(request.state) || request.state === State.pending) {
-    deps.log('info', 'message.stale', { ...fields, state: request.state });
+    deps.log('debug', 'message.stale', { ...fields, state: request.state });
     return 'stale-message';
   }
 
@@ -87,19 +87,19 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
     if (request.state === State.queued) {
       // Only the message sent for the current attempt counts; older duplicates are dropped.
       if (message.attempt !== request.attempts) {
-        deps.log('info', 'message.stale', { ...fields, messageAttempt: message.attempt });
+        deps.log('debug', 'message.stale', { ...fields, messageAttempt: message.attempt });
         return 'stale-message';
       }
       const dueAt = Math.max(dateMs(request.nextAttemptAt), dateMs(request.notBefore));
       if (dueAt > now().getTime() + 1000) {
         await deps.queue.send(message, (dueAt - now().getTime()) / 1000);
-        deps.log('info', 'request.deferred', { ...fields, dueAt: new Date(dueAt).toISOString() });
+        deps.log('debug', 'request.deferred', { ...fields, dueAt: new Date(dueAt).toISOString() });
         return 'deferred';
       }
       const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
       if (!admission.ok) {
         await deps.queue.send(message, admission.retryInMs / 1000);
-        deps.log('info', 'request.throttledLocally', { ...fields, retryInMs: admission.retryInMs });
+        deps.log('debug', 'request.throttledLocally', { ...fields, retryInMs: admission.retryInMs });
         return 'deferred';
       }
       owned = await transition(
@@ -114,7 +114,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
       const leaseEnds = dateMs(request.attemptStartedAt) + ATTEMPT_LEASE_MS;
       if (leaseEnds > now().getTime()) {
         await deps.queue.send(message, (leaseEnds - now().getTime()) / 1000 + 1);
-        deps.log('info', 'attempt.inFlight', fields);
+        deps.log('debug', 'attempt.inFlight', fields);
         return 'deferred';
       }
       const admission = await deps.gate.acquire(MAX_IN_PROCESS_WAIT_MS);
@@ -137,7 +137,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
     }
   } catch (error) {
     if (lostRace(error)) {
-      deps.log('info', 'attempt.lostRace', fields);
+      deps.log('debug', 'attempt.lostRace', fields);
       return 'lost-race';
     }
     throw error;
@@ -175,7 +175,7 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
       const outcome = found.call === 'getUser' ? userLookupOutcome(decided, found.answer) : decided;
       await recordGateOutcome(outcome, deps);
       deps.log(
-        outcome.kind === 'failed' ? 'warn' : 'info',
+        outcome.kind === 'failed' ? 'warn' : 'debug',
         found.call === 'getUser' ? 'graph.getUser' : 'graph.listUserChats',
         {
           ...fields,
@@ -189,13 +189,13 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
       deps.log('warn', 'chat.lookupIncomplete', { ...fields, membersListed: found.membersListed });
       return applyOutcome(owned, lookupIncomplete(found.membersListed), deps, now, true);
     }
-    deps.log('info', 'chat.notFoundEarlier', fields);
+    deps.log('debug', 'chat.notFoundEarlier', fields);
   }
 
   const answer = await deps.graph.createChat(request.graphBody);
   const outcome = decideCreateOutcome(answer, context(request, deps, now, random));
   await recordGateOutcome(outcome, deps);
-  deps.log(outcome.kind === 'failed' ? 'warn' : 'info', 'graph.createChat', {
+  deps.log('debug', 'graph.createChat', {
     ...fields,
     ...answerFields(answer),
     outcome: outcome.kind,
@@ -554,7 +554,7 @@ async function findEarlierChat(request: ChatRequest, deps: WorkerDeps): Promise<
     for (const chat of orderCandidates(matches, unknownSince)) {
       const owner = await deps.store.claimChat(chat.id, request.id);
       if (owner === request.id) return { kind: 'found', chat };
-      deps.log('info', 'chat.skippedOwned', { ...fields, chatId: chat.id, owner });
+      deps.log('debug', 'chat.skippedOwned', { ...fields, chatId: chat.id, owner });
     }
     for (const chat of candidates) seen.add(chat.id);
     if (listing.complete) return { kind: 'none' };

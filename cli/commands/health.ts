@@ -17,7 +17,9 @@ export async function health(options: HealthOptions, ctx: CommandContext): Promi
   } else {
     println(ctx.out, `${ctx.api.baseUrl} is ${healthy ? 'healthy' : 'unhealthy'} (HTTP ${answer.status})`);
     if (body !== null && typeof body === 'object') {
-      for (const line of formatBlock(flatten(body as Record<string, unknown>))) println(ctx.out, `  ${line}`);
+      const { warnings, ...rest } = body as Record<string, unknown>;
+      for (const line of formatBlock(flatten(rest))) println(ctx.out, `  ${line}`);
+      if (Array.isArray(warnings)) for (const warning of warnings) println(ctx.out, `  ! ${String(warning)}`);
     }
   }
   return healthy ? ExitCode.ok : ExitCode.unavailable;

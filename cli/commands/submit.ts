@@ -16,6 +16,7 @@ import {
   inFileWords,
   InputFormat,
   InputRow,
+  isKnownEncoding,
   readInputFile,
   ValidateRequest,
 } from '../csv-rows';
@@ -29,6 +30,8 @@ export interface SubmitOptions {
   /** Where to write the results CSV. */
   results?: string;
   dryRun?: boolean;
+  /** How the file's bytes are text (utf-8 when not given; a file that is not UTF-8 is refused). */
+  encoding?: string;
   /** Send the valid rows even when some are invalid (those are listed and left out). */
   skipInvalid?: boolean;
   /** Overrides the format the file name implies. */
@@ -48,19 +51,31 @@ export async function submit(file: string, options: SubmitOptions, ctx: CommandC
   if (format === undefined)
     throw new UsageError(`${file}: expected a .csv or .jsonl file (or pass --format csv|jsonl)`);
 
+  if (options.encoding !== undefined && !isKnownEncoding(options.encoding)) {
+    throw new UsageError(
+      `--encoding: unknown encoding "${options.encoding}" (e.g. utf-8, latin1, windows-1252, utf-16le)`,
+    );
+  }
+
   let content: Buffer;
   try {
     content = await fs.readFile(file);
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(readFailure(file, error));
   }
-  const input = readInputFile(content, format);
+  const input = readInputFile(content, format, options.encoding);
   if (input.problems.length > 0) {
     for (const problem of input.problems) println(ctx.err, `${file}: ${problem}`);
     println(ctx.err, 'Nothing was sent.');
     return ExitCode.usage;
   }
-  if (input.rows.length === 0) throw new UsageError(`${file} has no rows to send`);
+  if (input.rows.length === 0) {
+    throw new UsageError(
+      format === 'csv'
+        ? `${file} has a header but no rows under it: nothing to send.`
+        : `${file} has no requests in it (every line is empty): nothing to send.`,
+    );
+  }
 
   const validate = options.validate ?? parseProvisioningRequest;
   const { valid, invalid } = checkRows(input.rows, validate, ctx.now());
@@ -71,10 +86,14 @@ export async function submit(file: string, options: SubmitOptions, ctx: CommandC
       for (const error of bad.errors)
         println(ctx.err, `  line ${bad.row.line}${idLabel(bad.row)}: ${error.field}: ${error.message}`);
     }
+    if (valid.length === 0) {
+      println(ctx.err, `Nothing was sent: no row is valid. Fix ${invalid.length === 1 ? 'it' : 'them'} and run again.`);
+      return ExitCode.usage;
+    }
     if (!options.skipInvalid) {
       println(
         ctx.err,
-        `Nothing was sent. Fix ${invalid.length === 1 ? 'that row' : 'those rows'}, or pass --skip-invalid to send the ${plural(valid.length, 'valid row')}.`,
+        `Nothing was sent. Fix ${invalid.length === 1 ? 'that row' : 'those rows'}, or pass --skip-invalid to send the ${valid.length === 1 ? 'one valid row' : `other ${plural(valid.length, 'valid row')}`}.`,
       );
       return ExitCode.usage;
     }
@@ -209,4 +228,13 @@ async function writeResults(
       `cannot write --results ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
+}
+
+/** Why a file could not be read, as a person would say it. */
+function readFailure(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${file}: not found (no such file; the path is relative to ${process.cwd()})`;
+  if (code === 'EISDIR') return `${file} is a folder, not a file`;
+  if (code === 'EACCES' || code === 'EPERM') return `${file}: permission denied (cannot read it)`;
+  return `cannot read ${file}: ${code ?? (error as Error).message}`;
 }

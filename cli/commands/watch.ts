@@ -113,7 +113,7 @@ export async function watch(options: WatchOptions, ctx: CommandContext): Promise
     const counts = countStates(seen);
     const done = [...seen.values()].filter((entry) => entry === NOT_FOUND || isFinal(entry.state)).length;
     progress ??= startProgress(ctx.err, { label: 'Watching', total, now: ctx.now, plainEveryMs: 30_000 });
-    progress.update(done, describeCounts(counts));
+    progress.update(done, [describeCounts(counts), describeWaiting(seen)].filter(Boolean).join('; '));
     if (done >= total) break;
     const left = deadline - ctx.now().getTime();
     if (left <= 0) {
@@ -137,6 +137,33 @@ export async function watch(options: WatchOptions, ctx: CommandContext): Promise
     );
   } else {
     println(ctx.out, `All ${entries.length} requests are final after ${elapsed}: ${describeCounts(counts)}.`);
+  }
+  const waiting = entries.filter(([, entry]) => entry !== NOT_FOUND && !isFinal(entry.state));
+  if (waiting.length > 0) {
+    println(ctx.out, 'Not final yet, and why:');
+    const rows = waiting.map(([id, entry]) => {
+      const request = entry as ChatRequestResource;
+      return [
+        id,
+        request.externalId ?? '',
+        request.state,
+        request.waiting?.reason ?? '',
+        request.waiting?.until ?? '',
+        request.waiting?.message ?? '',
+      ];
+    });
+    const table = formatTable(
+      [
+        { header: 'ID' },
+        { header: 'EXTERNAL ID' },
+        { header: 'STATE' },
+        { header: 'WAITING' },
+        { header: 'UNTIL' },
+        { header: 'WHY', maxWidth: 100 },
+      ],
+      rows,
+    );
+    for (const line of table) println(ctx.out, `  ${line}`);
   }
   if (failed.length > 0) {
     println(ctx.out, 'Failed:');
@@ -203,6 +230,17 @@ function countStates(seen: ReadonlyMap<string, Seen>): Counts {
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;
+}
+
+/** `waiting: 2 newHireGrace, 1 leased`: why the open requests wait (the service's `waiting.reason`). */
+export function describeWaiting(seen: ReadonlyMap<string, Seen>): string {
+  const reasons = new Map<string, number>();
+  for (const entry of seen.values()) {
+    if (entry === NOT_FOUND || isFinal(entry.state) || !entry.waiting) continue;
+    reasons.set(entry.waiting.reason, (reasons.get(entry.waiting.reason) ?? 0) + 1);
+  }
+  if (reasons.size === 0) return '';
+  return `waiting: ${[...reasons].map(([reason, count]) => `${count} ${reason}`).join(', ')}`;
 }
 
 /** `3 queued, 1 pending, 8 succeeded` in the states' own order. */

@@ -38,6 +38,8 @@ import { QueueConnections } from './queue-connections';
 import { QueueListener } from './queue-listener';
 import { unknownConstraints } from './route-template';
 import { TimerListener } from './timer-listener';
+import { consoleLogger } from './console';
+import { logLevelFrom } from '../../shared/log';
 import { parseTimerSchedule } from './timer-schedule';
 
 export type { RegisteredFunction } from './functions-core';
@@ -55,7 +57,7 @@ export interface LocalHostOptions {
   functionKeys?: string[];
   /** Accepted for 'function' and 'admin' levels. */
   masterKey?: string;
-  /** Structured host logs; default: JSON lines on stdout. */
+  /** Structured host logs (objects); default: readable lines on stdout from LOG_LEVEL up (dev/host/console.ts). */
   logger?: (line: object) => void;
 }
 
@@ -73,7 +75,8 @@ export interface LocalHost {
 const stopTimeoutMs = 10_000;
 const defaultPort = 7071;
 
-function jsonLinesToStdout(line: object): void {
+/** For tools: every host line as one JSON object (`main.js --log-format json`); people get dev/host/console.ts. */
+export function jsonLinesToStdout(line: object): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
 }
 
@@ -143,7 +146,7 @@ function loadEntryPoints(appRoot: string, patterns: string[]): string[] {
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   installCoreModule();
   const appRoot = path.resolve(options.appRoot);
-  const emit = safeLogger(options.logger ?? jsonLinesToStdout);
+  const emit = safeLogger(options.logger ?? consoleLogger());
   const local = readLocalSettings(appRoot);
   const restoreSettings = applySettings(
     process.env,
@@ -174,13 +177,18 @@ async function start(
     JSON.parse(fs.readFileSync(hostJsonFile, 'utf8')),
     (process.env.AZURE_FUNCTIONS_ENVIRONMENT ?? '').toLowerCase() === 'development',
   );
-  const levelFor = (functionName: string, category: string): ReturnType<typeof minimumLogLevel> =>
-    minimumLogLevel(
+  // LOG_LEVEL=debug lowers host.json's floor for function logs to Debug, so the app's debug events show locally
+  // (in Azure the same needs AzureFunctionsJobHost__logging__logLevel__Function=Debug).
+  const debugging = logLevelFrom(process.env) === 'debug';
+  const levelFor = (functionName: string, category: string): ReturnType<typeof minimumLogLevel> => {
+    const level = minimumLogLevel(
       config.logLevels,
       category === 'user'
         ? [`Function.${functionName}.User`, `Function.${functionName}`, 'Function']
         : [`Function.${functionName}`, 'Function'],
     );
+    return debugging && level !== 'None' && !passesLogLevel('debug', level) ? 'Debug' : level;
+  };
   coreState.logSink = (entry) => {
     const hooked = runLogHooks(entry);
     if (passesLogLevel(hooked.level, minimumLogLevel(config.logLevels, ['Host']))) {

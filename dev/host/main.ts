@@ -5,7 +5,8 @@
 import { Command } from 'commander';
 import * as path from 'node:path';
 import { readLocalSettings } from './app-settings';
-import { startLocalHost } from './index';
+import { consoleLogger } from './console';
+import { jsonLinesToStdout, startLocalHost } from './index';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -27,12 +28,21 @@ async function main(): Promise<void> {
     .description('Runs the function app on the local Azure Functions stand-in (see dev/host/README.md)')
     .option('--app-root <dir>', 'folder with host.json and package.json', '.')
     .option(
+      '--log-format <format>',
+      'text (readable lines, from LOG_LEVEL up) or json (every event, for tools)',
+      'text',
+    )
+    .option(
       '--port <port>',
       'HTTP port (0 = any free port); default local.settings.json Host.LocalHttpPort or 7071',
       parsePort,
     )
     .parse(process.argv)
-    .opts<{ appRoot: string; port?: number }>();
+    .opts<{ appRoot: string; port?: number; logFormat: string }>();
+  if (options.logFormat !== 'text' && options.logFormat !== 'json') {
+    throw new Error(`--log-format: text or json, not "${options.logFormat}"`);
+  }
+  const logger = options.logFormat === 'json' ? jsonLinesToStdout : consoleLogger();
 
   // Keys are settings (environment, else local.settings.json), not flags: they stay out of shell history.
   const settings = readLocalSettings(path.resolve(options.appRoot))?.values ?? {};
@@ -42,15 +52,14 @@ async function main(): Promise<void> {
     port: options.port,
     functionKeys: keyList(setting('LOCAL_HOST_FUNCTION_KEYS')),
     masterKey: setting('LOCAL_HOST_MASTER_KEY'),
+    logger,
   });
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), event: 'host', phase: 'signal', signal })}\n`,
-    );
+    logger({ event: 'host', phase: 'signal', signal });
     host.stop().then(
       () => process.exit(0),
       (error: unknown) => {

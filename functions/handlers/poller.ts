@@ -12,7 +12,7 @@ import { services, type Services } from '../../shared/services';
 export async function poller(timer: Timer, context: InvocationContext): Promise<void> {
   const log = contextLogger(context);
   const { report, callbacks } = await runTimerWork(services(), log);
-  log('info', 'poller.tick', { ...report, callbacks, isPastDue: timer.isPastDue });
+  log('debug', 'poller.tick', { ...report, callbacks, isPastDue: timer.isPastDue });
 }
 
 /** One tick of the timer's work on these services (the chaos suite runs two at once). */

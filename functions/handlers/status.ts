@@ -10,7 +10,8 @@ import {
   signatureProblem,
 } from '../../shared/http-answers';
 import { isRequestId } from '../../shared/ids';
-import { State, toResource } from '../../shared/model';
+import { State } from '../../shared/model';
+import { requestView } from '../../shared/waiting';
 import { problem, validationProblem } from '../../shared/problem';
 import { lostRace, transition } from '../../shared/request-store';
 import { configProblem, services } from '../../shared/services';
@@ -25,7 +26,9 @@ export async function getRequest(request: HttpRequest, context: InvocationContex
     const svc = services();
     await svc.ready();
     const stored = await svc.store.get(id);
-    return stored ? resourceAnswer(200, stored.value) : notFound(id);
+    return stored
+      ? resourceAnswer(200, stored.value, {}, { graceMinutes: svc.config.newUserGraceMinutes })
+      : notFound(id);
   });
 }
 
@@ -37,13 +40,14 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
     const svc = services();
     await svc.ready();
     const { state, externalId, since, top, continuationToken } = query.value;
+    const view = { now: new Date(), graceMinutes: svc.config.newUserGraceMinutes };
     if (externalId !== undefined) {
       // An externalId names at most one request: its idempotency key row points at it.
       const key = await svc.store.findKey(`externalId\n${externalId}`);
       const stored = key ? await svc.store.get(key.requestId) : undefined;
       const match =
         stored && (!state || stored.value.state === state) && (!since || stored.value.createdAt >= since)
-          ? [toResource(stored.value)]
+          ? [requestView(stored.value, view)]
           : [];
       return json(200, { value: match });
     }
@@ -54,7 +58,7 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
         top,
         continuationToken,
       });
-      const value = page.items.map(toResource);
+      const value = page.items.map((item) => requestView(item, view));
       if (!page.continuationToken) return json(200, { value });
       const next = new URL(request.url);
       next.searchParams.set('continuationToken', page.continuationToken);

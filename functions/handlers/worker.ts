@@ -25,7 +25,7 @@ export async function worker(message: unknown, context: InvocationContext): Prom
     onFinal: deliverOnFinal(svc, log),
   });
   const parsed = parseRequestMessage(message);
-  log('info', 'worker.done', {
+  log('debug', 'worker.done', {
     ...(parsed.ok ? { requestId: parsed.value.id, attempt: parsed.value.attempt } : {}),
     result,
     dequeueCount: Number(context.triggerMetadata?.dequeueCount ?? 0),

@@ -121,4 +121,20 @@ describe('status API', () => {
     expect((await stack.api('/api/requests', { key: null })).status).toBe(401);
     expect((await stack.api(`/api/requests/${ids[0]}`, { key: 'wrong' })).status).toBe(401);
   });
+
+  it('an unfinished request says why it waits (waiting); a final one does not', async () => {
+    const notBefore = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const posted = await stack.api('/api/requests', { method: 'POST', json: body(9, { notBefore }) });
+    const id = ((await posted.json()) as Resource).id;
+    const expected = { reason: 'notBefore', until: notBefore, message: expect.stringContaining(notBefore) };
+    // Intake has sent the message; the worker defers it to notBefore and the request stays queued.
+    const read = (await (await stack.api(`/api/requests/${id}`)).json()) as Resource & { waiting?: unknown };
+    expect(read).toMatchObject({ state: 'queued', waiting: expected });
+    const listed = (await (await stack.api('/api/requests?state=queued')).json()) as {
+      value: (Resource & { waiting?: unknown })[];
+    };
+    expect(listed.value.find((r) => r.id === id)?.waiting).toEqual(expected);
+    const done = (await (await stack.api(`/api/requests/${ids[0]}`)).json()) as Record<string, unknown>;
+    expect(done).not.toHaveProperty('waiting');
+  });
 });

@@ -16,7 +16,7 @@ import { submit } from '../../cli/commands/submit';
 import { watch } from '../../cli/commands/watch';
 import { CommandContext, createContext } from '../../cli/context';
 import { ExitCode } from '../../cli/exit-codes';
-import { main } from '../../cli/index';
+import { cliEnvironment, main, resolveTarget } from '../../cli/index';
 import type { ChatRequestResource, State } from '../../shared/model';
 import { parseProvisioningRequest } from '../../shared/request-schema';
 
@@ -382,6 +382,55 @@ describe('submit', () => {
     expect(out.text).toBe('');
   });
 
+  it('says plainly: a missing file, a header with no rows, no valid row, an unknown encoding', async () => {
+    const cases: [string[], string][] = [
+      [[path.join(dir, 'nope.csv')], `${path.join(dir, 'nope.csv')}: not found`],
+      [[await writeFile('header.csv', `${HEADER}\n`)], 'has a header but no rows under it: nothing to send.'],
+      [
+        [await writeFile('bad.csv', `${HEADER}\nx-1,party,T,a@contoso.com;b@contoso.com,,\n`)],
+        'Nothing was sent: no row is valid. Fix it and run again.',
+      ],
+      [[await writeFile('any.csv', rowsCsv(1)), '--encoding', 'klingon'], '--encoding: unknown encoding "klingon"'],
+    ];
+    for (const [args, message] of cases) {
+      const err = new Capture();
+      const code = await main(
+        ['node', 'cli', '--url', baseUrl, 'submit', ...args],
+        { key: KEY },
+        { out: new Capture(), err },
+      );
+      expect(code).toBe(ExitCode.usage);
+      expect(err.text).toContain(message);
+      expect(err.text).not.toContain('--skip-invalid to send the 0');
+    }
+    expect(api.batchCalls()).toEqual([]);
+  });
+
+  it('a Latin-1 file is refused unless --encoding says so, then é arrives as é', async () => {
+    const file = path.join(dir, 'latin1.csv');
+    await fs.writeFile(
+      file,
+      Buffer.from(`${HEADER}\nhr-1,group,Bienvenue Zoé,a@contoso.com;b@contoso.com,,\n`, 'latin1'),
+    );
+    const err = new Capture();
+    expect(
+      await main(['node', 'cli', '--url', baseUrl, 'submit', file], { key: KEY }, { out: new Capture(), err }),
+    ).toBe(ExitCode.usage);
+    expect(err.text).toContain('line 2: the file is not UTF-8 text');
+    expect(api.batchCalls()).toEqual([]);
+    const code = await main(
+      ['node', 'cli', '--url', baseUrl, 'submit', file, '--encoding', 'latin1'],
+      { key: KEY },
+      {
+        out: new Capture(),
+        err: new Capture(),
+      },
+    );
+    expect(code).toBe(ExitCode.ok);
+    const sent = api.batchCalls()[0]?.body as { requests: { topic: string }[] };
+    expect(sent.requests[0]?.topic).toBe('Bienvenue Zoé');
+  });
+
   it('with --skip-invalid sends the valid rows and records the invalid ones in the results file', async () => {
     // Prepare
     const file = await writeFile(
@@ -537,7 +586,16 @@ describe('submit', () => {
 describe('list', () => {
   it('follows nextLink and prints an aligned table', async () => {
     // Prepare
-    for (let i = 1; i <= 5; i += 1) api.seed(`hr-${i}`, i === 3 ? 'failed' : 'succeeded');
+    for (let i = 1; i <= 5; i += 1)
+      api.seed(
+        `hr-${i}`,
+        i === 3 ? 'failed' : i === 5 ? 'queued' : 'succeeded',
+        i === 5
+          ? {
+              waiting: { reason: 'notBefore', until: '2026-11-25T08:00:00Z', message: 'Waits for its notBefore time.' },
+            }
+          : {},
+      );
     api.seed('other-1', 'queued');
     const { ctx, out } = harness(baseUrl);
 
@@ -551,17 +609,18 @@ describe('list', () => {
     expect(gets.map((call) => call.query.get('continuationToken'))).toEqual([null, '2', '4']);
     expect(gets.every((call) => !call.query.has('externalId'))).toBe(true); // the API's filter is exact
     const lines = out.text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
+    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+WAITING\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
     expect(lines).toHaveLength(7);
     expect(lines[6]).toBe('5 requests');
     const stateColumn = lines[0]!.indexOf('STATE');
     expect(lines.slice(1, 6).map((line) => line.slice(stateColumn).split(' ')[0])).toEqual([
-      'succeeded',
+      'queued',
       'succeeded',
       'failed',
       'succeeded',
       'succeeded',
     ]);
+    expect(lines[1]).toMatch(/\squeued\s+notBefore until 2026-11-25T08:00:00Z\s+0\s/);
   });
 
   it('passes --state, --since and --top, and prints JSON lines', async () => {
@@ -670,19 +729,75 @@ describe('errors', () => {
     expect(err.text).not.toContain('wrong-key');
   });
 
-  it('names the URL it could not reach and exits 3', async () => {
+  it('names the URL it could not reach and where it came from, at once (no retries), and exits 3', async () => {
     // Prepare
     await api.stop();
-    const { ctx, err } = harness(baseUrl);
+    const { ctx, err, sleeps } = harness(baseUrl);
 
     // Act
     const code = await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err });
     const direct = await health({}, ctx).catch((error: Error) => error);
 
-    // Assess
+    // Assess: nobody listens there, so nothing is retried (no sleep), and the message says where the URL came from.
     expect(code).toBe(ExitCode.unavailable);
     expect(err.text).toContain(`Could not reach ${baseUrl}/api/health (ECONNREFUSED)`);
+    expect(err.text).toContain('The address came from --url');
     expect(direct).toBeInstanceOf(Error);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('a missing key is said before anything is read or sent; --dry-run and health need none', async () => {
+    const file = await writeFile('hires.csv', rowsCsv(3));
+    const err = new Capture();
+    const code = await main(['node', 'cli', '--url', baseUrl, 'submit', file], {}, { out: new Capture(), err });
+    expect(code).toBe(ExitCode.usage);
+    expect(err.text).toContain(`Error: no function key for ${baseUrl}: set CHAT_PROVISIONER_KEY`);
+    for (const command of [['list'], ['status', 'x'], ['retry', 'x'], ['watch', '--external-prefix', 'x']]) {
+      expect(await main(['node', 'cli', '--url', baseUrl, ...command], {}, { out: new Capture(), err })).toBe(
+        ExitCode.usage,
+      );
+    }
+    expect(api.calls).toEqual([]);
+    expect(
+      await main(['node', 'cli', '--url', baseUrl, 'submit', file, '--dry-run'], {}, { out: new Capture(), err }),
+    ).toBe(ExitCode.ok);
+    expect(await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err })).toBe(ExitCode.ok);
+  });
+
+  it('inside the project: the URL from local.settings.json Host.LocalHttpPort and the key npm start keeps', async () => {
+    // Prepare: a checkout whose local host listens on the fake API's port; the CLI runs in a subfolder.
+    const port = new URL(baseUrl).port;
+    const project = path.join(dir, 'checkout');
+    await fs.mkdir(path.join(project, '.data'), { recursive: true });
+    await fs.mkdir(path.join(project, 'examples'));
+    await fs.writeFile(path.join(project, 'host.json'), '{"version":"2.0"}');
+    await fs.writeFile(path.join(project, 'package.json'), '{}');
+    await fs.writeFile(
+      path.join(project, 'local.settings.json'),
+      JSON.stringify({ Host: { LocalHttpPort: Number(port) } }),
+    );
+    await fs.writeFile(path.join(project, '.data', 'function-key'), `${KEY}\n`);
+    const out = new Capture();
+    const err = new Capture();
+
+    // Act
+    const env = cliEnvironment({}, path.join(project, 'examples'));
+    const code = await main(['node', 'cli', 'list'], env, { out, err });
+
+    // Assess
+    expect(env.project).toMatchObject({ dir: project, url: `http://localhost:${port}`, key: KEY });
+    expect(code).toBe(ExitCode.ok);
+    expect(api.calls.map((call) => call.path)).toEqual(['/api/requests']);
+    // The variables still win, and the kept key never goes to an address that is not local.
+    expect(resolveTarget(undefined, { ...env, url: 'https://chat.contoso.com' })).toEqual({
+      url: 'https://chat.contoso.com',
+      source: 'CHAT_PROVISIONER_URL',
+    });
+    expect(resolveTarget(undefined, { ...env, key: 'other' }).key).toBe('other');
+    await api.stop();
+    const refused = new Capture();
+    await main(['node', 'cli', 'health'], env, { out: new Capture(), err: refused });
+    expect(refused.text).toContain(`The address came from Host.LocalHttpPort in ${project}/local.settings.json`);
   });
 
   it('treats bad flags as usage errors (exit 2)', async () => {
@@ -812,16 +927,26 @@ describe('watch', () => {
 
   it('stops at --timeout and exits 1', async () => {
     // Prepare
-    api.seed('hr-1', 'pending');
-    const { ctx, out, sleeps } = harness(baseUrl);
+    api.seed('hr-1', 'pending', {
+      waiting: {
+        reason: 'operationPending',
+        until: '2026-11-24T10:31:00Z',
+        message: 'Graph is still creating the chat (operation running); it is checked again at 2026-11-24T10:31:00Z.',
+      },
+    });
+    const { ctx, out, err, sleeps } = harness(baseUrl);
 
     // Act
     const code = await watch({ externalPrefix: 'hr-', intervalMs: 2000, timeoutMs: 5000 }, ctx);
 
-    // Assess
+    // Assess: the service's `waiting` says why, in the progress line and at the end.
     expect(code).toBe(ExitCode.someFailed);
     expect(sleeps).toEqual([2000, 2000, 1000]);
     expect(out.text).toContain('Timed out after 5s: 1 of 1 requests are not final (1 pending).');
+    expect(err.text).toContain('1 pending; waiting: 1 operationPending');
+    expect(out.text).toMatch(
+      /Not final yet, and why:\n\s+ID\s+EXTERNAL ID\s+STATE\s+WAITING\s+UNTIL\s+WHY\n\s+\S+\s+hr-1\s+pending\s+operationPending\s+2026-11-24T10:31:00Z\s+Graph is still creating the chat/,
+    );
   });
 
   it('says so when nothing matches', async () => {

@@ -77,7 +77,8 @@ beforeAll(async () => {
     appRoot: ROOT,
     entryPoints: ['functions/*.ts'],
     port: 0,
-    env: stack.env,
+    // debug: the log checks below read every event the app writes, Graph calls included.
+    env: { ...stack.env, LOG_LEVEL: 'debug' },
     functionKeys: [KEY],
     logger: (line) => hostLines.push(line as Record<string, unknown>),
   });

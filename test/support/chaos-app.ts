@@ -80,16 +80,20 @@ export class ChildHost {
   async start(): Promise<void> {
     if (this.running) throw new Error('the host is running already');
     const app = buildChildApp();
-    const child = spawn(process.execPath, [join(app, 'dev/host/main.js'), '--app-root', app, '--port', '0'], {
-      cwd: app,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_PATH: join(ROOT, 'node_modules'),
-        LOCAL_HOST_FUNCTION_KEYS: this.options.functionKey,
-        ...this.options.env,
+    const child = spawn(
+      process.execPath,
+      [join(app, 'dev/host/main.js'), '--app-root', app, '--port', '0', '--log-format', 'json'],
+      {
+        cwd: app,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_PATH: join(ROOT, 'node_modules'),
+          LOCAL_HOST_FUNCTION_KEYS: this.options.functionKey,
+          ...this.options.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.child = child;
     this.exited = new Promise((done) => child.once('exit', () => done()));
     const started = new Promise<string>((done, fail) => {

@@ -49,6 +49,8 @@ export const CHAOS_ENV = {
   OPERATION_DEADLINE_MINUTES: '0.25',
   GRAPH_MAX_RPS: '25',
   ALLOW_LOCALHOST_CALLBACKS: 'true',
+  // Every event, so the log checks (no secret, no member address) read all of them.
+  LOG_LEVEL: 'debug',
 };
 
 export async function startChaosStack(options: ChaosStackOptions = {}): Promise<ChaosStack> {

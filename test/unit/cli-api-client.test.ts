@@ -4,6 +4,7 @@ import {
   parseRetryAfter,
   retryDelayMs,
   stateFromProblem,
+  ApiClient,
   ApiError,
   NetworkError,
 } from '../../cli/api-client';
@@ -125,5 +126,46 @@ describe('results file', () => {
 
   it('refuses a file that is not a results file', () => {
     expect(readResultIds('externalId,chatType\nhr-1,group\n').problems[0]).toContain('requestId');
+  });
+});
+
+describe('an address where nothing answers', () => {
+  const failing = (code: string) => {
+    let calls = 0;
+    const fetch = (async () => {
+      calls += 1;
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) });
+    }) as unknown as typeof globalThis.fetch;
+    return { fetch, calls: () => calls };
+  };
+
+  it.each(['ECONNREFUSED', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'])(
+    '%s fails at once, naming the URL',
+    async (code) => {
+      const { fetch, calls } = failing(code);
+      const sleeps: number[] = [];
+      const client = new ApiClient({
+        baseUrl: 'http://localhost:7072',
+        fetch,
+        sleep: async (ms) => void sleeps.push(ms),
+      });
+      await expect(client.getRequest('x')).rejects.toThrow(
+        `Could not reach http://localhost:7072/api/requests/x (${code})`,
+      );
+      expect(calls()).toBe(1);
+      expect(sleeps).toEqual([]);
+    },
+  );
+
+  it('a dropped connection is retried', async () => {
+    const { fetch, calls } = failing('ECONNRESET');
+    const client = new ApiClient({
+      baseUrl: 'http://localhost:7072',
+      fetch,
+      sleep: async () => undefined,
+      maxAttempts: 3,
+    });
+    await expect(client.getRequest('x')).rejects.toThrow('(ECONNRESET)');
+    expect(calls()).toBe(3);
   });
 });

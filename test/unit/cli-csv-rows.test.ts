@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { checkRows, fieldName, formatOf, readCsv, readJsonl, ValidateRequest } from '../../cli/csv-rows';
+import { checkRows, fieldName, formatOf, readCsv, readInputFile, readJsonl, ValidateRequest } from '../../cli/csv-rows';
 import { parseProvisioningRequest } from '../../shared/request-schema';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
@@ -147,6 +147,7 @@ describe('readCsv: rows to compact requests', () => {
     ['a missing column', 'externalId,topic\n', 'missing column "chatType"'],
     ['a column twice', 'externalId,chatType,members,Members\n', 'column "members" appears twice'],
     ['a ";"-separated header', 'externalId;chatType;members\n', 'separated by ";"'],
+    ['a tab-separated header', 'externalId\tchatType\tmembers\n', 'separated by tabs'],
     ['an empty file', '\n\n', 'the file is empty'],
     ['an unclosed quote', `${HEADER}\nhr-1,group,"Welcome,a@x.com\n`, 'Quote Not Closed'],
   ])('refuses the whole file for %s', (_name, csv, message) => {
@@ -272,5 +273,38 @@ describe('formatOf', () => {
     ['c.json', undefined],
   ])('%s → %s', (name, expected) => {
     expect(formatOf(name)).toBe(expected);
+  });
+});
+
+describe('readInputFile: the text encoding', () => {
+  // Excel's "CSV (Comma delimited)" writes Windows-1252: é is the single byte 0xE9.
+  const latin1 = Buffer.from(
+    'externalId,chatType,topic,members\nhr-1,group,Bienvenue Zoé,a@contoso.com;b@contoso.com\n',
+    'latin1',
+  );
+
+  it('refuses a file that is not UTF-8, naming the line and the byte, instead of storing é as �', () => {
+    const { rows, problems } = readInputFile(latin1, 'csv');
+    expect(rows).toEqual([]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^line 2: the file is not UTF-8 text \(byte 0xE9 .* "é"\)/);
+    expect(problems[0]).toContain('--encoding latin1');
+  });
+
+  it('reads it as the encoding it is said to be', () => {
+    const { rows, problems } = readInputFile(latin1, 'csv', 'latin1');
+    expect(problems).toEqual([]);
+    expect(rows[0]?.body.topic).toBe('Bienvenue Zoé');
+  });
+
+  it('reads UTF-8 (with or without a BOM) as before, and says so for UTF-16', () => {
+    const utf8 = Buffer.from(
+      '\uFEFFexternalId,chatType,topic,members\nhr-1,group,Zoé,a@contoso.com;b@contoso.com\n',
+      'utf8',
+    );
+    expect(readInputFile(utf8, 'csv').rows[0]?.body.topic).toBe('Zoé');
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('externalId,chatType\n', 'utf16le')]);
+    expect(readInputFile(utf16, 'csv').problems[0]).toMatch(/UTF-16 text, not UTF-8.*--encoding utf-16le/);
+    expect(readInputFile(utf16, 'csv', 'utf-16le').problems[0]).toContain('missing column "members"');
   });
 });

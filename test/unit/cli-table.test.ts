@@ -87,6 +87,21 @@ describe('request views', () => {
     expect(text).toContain('callback          delivered after 1 attempt to https://hr.contoso.com/hooks');
     expect(text).not.toContain('ana@contoso.com');
     expect(text).not.toContain('secret');
+    expect(text).not.toContain('waiting');
+  });
+
+  it("shows why an open request waits (the service's waiting field)", () => {
+    const text = requestBlock({
+      ...failed,
+      state: 'creating',
+      error: undefined,
+      waiting: {
+        reason: 'leased',
+        until: '2026-11-24T10:12:00Z',
+        message: 'The host running attempt 1 stopped answering.',
+      },
+    }).join('\n');
+    expect(text).toMatch(/\nwaiting +leased: The host running attempt 1 stopped answering\.\n/);
   });
 
   it('shows requests as a table with the error and graph request id', () => {
@@ -94,7 +109,7 @@ describe('request views', () => {
     const lines = requestTable([failed, { ...failed, id: 'r-2', state: 'succeeded', error: undefined, attempts: 1 }]);
 
     // Assess
-    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
+    expect(lines[0]).toMatch(/^ID\s+EXTERNAL ID\s+STATE\s+WAITING\s+ATTEMPTS\s+UPDATED\s+ERROR\s+GRAPH REQUEST ID$/);
     expect(lines[1]).toContain('failed');
     expect(lines[1]).toContain('Forbidden: Failed to get license information for the user');
     expect(lines[1]).toMatch(/g-1$/);

@@ -20,6 +20,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it('LOG_LEVEL: info by default, any level in any case, and a clear problem for anything else', () => {
+    expect(loadConfig({ AzureWebJobsStorage: storage }).logLevel).toBe('info');
+    expect(loadConfig({ AzureWebJobsStorage: storage, LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+    expect(loadConfig({ AzureWebJobsStorage: storage, LOG_LEVEL: 'warning' }).logLevel).toBe('warn');
+    expect(() => loadConfig({ AzureWebJobsStorage: storage, LOG_LEVEL: 'verbose' })).toThrow(
+      expect.objectContaining({
+        problems: [{ setting: 'LOG_LEVEL', message: 'LOG_LEVEL must be one of debug, info, warn, error' }],
+      }),
+    );
+  });
+
   it('chooses the credential from what is set', () => {
     const ids = {
       GRAPH_TENANT_ID: '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1',

@@ -28,6 +28,7 @@ const NOT_SET_IN_AZURE: Partial<Record<SettingName, string>> = {
   NODE_EXTRA_CA_CERTS: "local only: makes Node trust the development simulator's certificate authority",
   OPERATION_CHECK_MIN_SECONDS:
     "the code's default follows Microsoft's 30 s between operation checks; lower it only for tests",
+  LOG_LEVEL: 'the code defaults to info (state changes and problems); set debug by hand to investigate',
 };
 
 /** Settings the Bicep sets that the code does not read: the Functions host and App Insights read them. */

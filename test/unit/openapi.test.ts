@@ -43,8 +43,8 @@ describe('buildOpenApiDocument', () => {
       '/api/requests/{id}': { get: ['200', '401', '404', '503'] },
       '/api/requests/{id}/retry': { post: ['202', '401', '404', '409', '503'] },
       '/api/ops/summary': { get: ['200', '401', '503'] },
-      '/api/health': { get: ['200', '503'] },
-      '/api/openapi.json': { get: ['200'] },
+      '/api/health': { get: ['200', '4XX', '503'] },
+      '/api/openapi.json': { get: ['200', '4XX'] },
     };
 
     // Assess
