@@ -56,9 +56,7 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
       });
       const value = page.items.map(toResource);
       if (!page.continuationToken) return json(200, { value });
-      const next = new URL(request.url);
-      next.searchParams.set('continuationToken', page.continuationToken);
-      return json(200, { value, nextLink: `${next.pathname}${next.search}` });
+      return json(200, { value, nextLink: nextLink(request, page.continuationToken) });
     } catch (error) {
       if (error instanceof InvalidContinuationTokenError) {
         return problemAnswer(validationProblem([{ path: 'continuationToken', message: error.message }]));
@@ -66,6 +64,22 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
       throw error;
     }
   });
+}
+
+/**
+ * The next page's link: this route with the list's own filters as the caller sent them and the new
+ * token. Only those: any other parameter, above all `code` (a function key, which the host takes in any
+ * letter case), is never echoed into an answer.
+ */
+function nextLink(request: HttpRequest, continuationToken: string): string {
+  const url = new URL(request.url);
+  const next = new URLSearchParams();
+  for (const name of ['state', 'externalId', 'since', 'top']) {
+    const value = url.searchParams.get(name);
+    if (value !== null && value !== '') next.set(name, value);
+  }
+  next.set('continuationToken', continuationToken);
+  return `${url.pathname}?${next.toString()}`;
 }
 
 /** POST /api/requests/{id}/retry: failed → queued, else 409 with the current state. */
