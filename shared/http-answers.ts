@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 import { StorageUnavailableError } from './errors';
+import { readBodyBounded } from './json-body';
 import { jsonLogger, Logger } from './log';
 import { toResource, ChatRequest } from './model';
 import { Problem, problem, PROBLEM_CONTENT_TYPE } from './problem';
@@ -95,10 +96,7 @@ export function signatureProblem(
   });
 }
 
-/** Reads the raw body once, bounded: a body over the limit is refused before it is all buffered. */
+/** Reads the raw body once, bounded: reading stops at the limit (readBodyBounded), nothing more is buffered. */
 export async function readBounded(request: HttpRequest, maxBytes: number): Promise<Buffer | 'too-large'> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) return 'too-large';
-  const body = Buffer.from(await request.arrayBuffer());
-  return body.length > maxBytes ? 'too-large' : body;
+  return readBodyBounded(request, maxBytes);
 }
