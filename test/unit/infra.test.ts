@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/config';
 import { workTableName } from '../../shared/table-store';
+import { DEFAULT_PACKAGE_DIR } from '../../scripts/package';
 
 type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -696,14 +697,23 @@ describe('azd files', () => {
     }
   });
 
-  it('azure.yaml deploys this folder as the TypeScript function service "api" and prints the consent step', () => {
+  it('azure.yaml deploys the built package as the TypeScript function service "api" and prints the consent step', () => {
     const yaml = read('azure.yaml');
     expect(yaml).toMatch(/^services:\n {2}api:\n(?: {4}.*\n)*? {4}project: \.\n/m);
     expect(yaml).toMatch(/^ {4}language: ts$/m);
     expect(yaml).toMatch(/^ {4}host: function$/m);
+    // The package npm run package builds (test/integration/package.test.ts runs it), uploaded as built.
+    expect(yaml).toMatch(new RegExp(`^ {4}dist: ${DEFAULT_PACKAGE_DIR.replace(/\./g, '\\.')}$`, 'm'));
+    expect(yaml).toMatch(/^ {4}remoteBuild: false$/m);
+    const packaging = /^ {4}hooks:\n {6}prepackage:\n((?: {8}.*\n)+)/m.exec(yaml)?.[1] ?? '';
+    expect([...packaging.matchAll(/run: (.+)/g)].map((m) => m[1])).toEqual(['npm run package', 'npm run package']);
+    const manifest = JSON.parse(read('package.json')) as { scripts: Record<string, string>; main: string };
+    expect(manifest.scripts.package).toMatch(/node dist\/scripts\/package\.js$/);
+    expect(manifest.main).toBe('dist/functions/*.js');
     expect(yaml).toMatch(/^hooks:\n(?: {2}#.*\n)* {2}postprovision:/m);
     expect(api).toContain("'azd-service-name': 'api'");
-    const hooks = [...yaml.matchAll(/run: (\S+)/g)].map((m) => (m[1] as string).replace(/^\.\//, ''));
+    const projectHooks = yaml.slice(yaml.search(/^hooks:/m));
+    const hooks = [...projectHooks.matchAll(/run: (\S+)/g)].map((m) => (m[1] as string).replace(/^\.\//, ''));
     expect(hooks).toEqual(['infra/hooks/postprovision.sh', 'infra/hooks/postprovision.ps1']);
     for (const hook of hooks) {
       expect(existsSync(join(root, hook))).toBe(true);
