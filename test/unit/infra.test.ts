@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/config';
 import { workTableName } from '../../shared/table-store';
+import { HOST_REQUEST_BODY_LIMIT_BYTES, MAX_BATCH_BODY_BYTES } from '../../shared/json-body';
 import { DEFAULT_PACKAGE_DIR } from '../../scripts/package';
 
 type SettingName = (typeof SETTING_NAMES)[number];
@@ -30,7 +31,11 @@ const NOT_SET_IN_AZURE: Partial<Record<SettingName, string>> = {
 };
 
 /** Settings the Bicep sets that the code does not read: the Functions host and App Insights read them. */
-const HOST_SETTINGS = ['APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'AzureWebJobsStorage__blobServiceUri'];
+const HOST_SETTINGS = [
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'AzureWebJobsStorage__blobServiceUri',
+  'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+];
 
 /** Settings that Flex Consumption rejects or ignores (runtime and scale live in functionAppConfig). */
 const NOT_ON_FLEX = [
@@ -446,6 +451,15 @@ describe('app settings against shared/config.ts', () => {
     );
     expect(unknown).toEqual([]);
     expect(HOST_SETTINGS.filter((k) => !settingKeys.includes(k))).toEqual([]);
+  });
+
+  it('lets the host refuse bodies larger than intake takes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT), with headroom', () => {
+    const limit = appSettings.find((e) => e.key === 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT');
+    expect(literal(limit?.value ?? '')).toBe(String(HOST_REQUEST_BODY_LIMIT_BYTES));
+    expect(HOST_REQUEST_BODY_LIMIT_BYTES).toBeGreaterThan(MAX_BATCH_BODY_BYTES);
+    // The local run and Core Tools get the same limit.
+    const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> };
+    expect(sample.Values.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).toBe(String(HOST_REQUEST_BODY_LIMIT_BYTES));
   });
 
   it('sets each setting once and none that Flex Consumption rejects', () => {
