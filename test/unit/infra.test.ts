@@ -620,6 +620,32 @@ describe('resources', () => {
     expect(asObject(block(api, /runtime: \{/).top)).toEqual({ name: "'node'", version: "'22'" });
   });
 
+  it('Node versions agree: Azure runs a Node the engines allow, and so does this machine (CI)', () => {
+    const manifest = JSON.parse(read('package.json')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
+    // "^20.19.0 || ^22.0.0": each alternative a caret range, so its major is the version line.
+    const ranges = manifest.engines.node.split('||').map((r) => /^\^(\d+)\.(\d+)\.(\d+)$/.exec(r.trim()));
+    expect(ranges.every((r) => r !== null)).toBe(true);
+    const majors = ranges.map((r) => Number((r as RegExpExecArray)[1]));
+    const runtime = literal(asObject(block(api, /runtime: \{/).top).version ?? '');
+    expect(majors).toContain(Number(runtime));
+    // Azure runs the newest line the engines allow; the docs say which.
+    expect(Number(runtime)).toBe(Math.max(...majors));
+    expect(deployDoc).toContain(`Node.js ${runtime}`);
+    expect(deployDoc).toContain(`\`${manifest.engines.node}\``);
+    // The Node running this test (CI's, a developer's) is one the engines allow.
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    const own = ranges.find((r) => Number((r as RegExpExecArray)[1]) === major) as RegExpExecArray | undefined;
+    expect({ node: process.versions.node, allowed: own !== undefined && minor >= Number(own[2]) }).toEqual({
+      node: process.versions.node,
+      allowed: true,
+    });
+    // Type definitions of the oldest allowed line, so the code uses nothing newer than it has.
+    expect(Number(manifest.devDependencies['@types/node']?.split('.')[0])).toBe(Math.min(...majors));
+  });
+
   it('Key Vault: RBAC mode with purge protection', () => {
     const [vault] = resources(keyVault, 'Microsoft.KeyVault/vaults');
     expect(asObject(vault?.all ?? [])).toMatchObject({
@@ -738,6 +764,47 @@ describe('azd files', () => {
       });
     }
     expect(dirname(hooks[0] as string)).toBe('infra/hooks');
+  });
+});
+
+describe('parameters and outputs', () => {
+  it('every module gets only parameters it declares, and every one it requires', () => {
+    const modules = [...maskBicep(main).matchAll(/^module (\w+) '([^']*)' = \{/gm)].map((m) => ({
+      name: m[1] as string,
+      file: `infra/${main.slice((m.index as number) + m[0].indexOf("'") + 1).split("'")[0]}`,
+    }));
+    expect(modules.map((m) => m.name).sort()).toEqual(['api', 'identity', 'keyVault', 'monitoring', 'rbac', 'storage']);
+    for (const { name, file } of modules) {
+      const declared = bicepParams(source(file));
+      const passed = [...moduleParams(name).keys()];
+      const unknown = passed.filter((p) => !declared.has(p));
+      const missing = [...declared.values()].filter((p) => p.default === undefined && !passed.includes(p.name));
+      expect({ name, unknown, missing: missing.map((p) => p.name) }).toEqual({ name, unknown: [], missing: [] });
+    }
+  });
+
+  it('every value the docs and hooks read from the azd environment is an output or an azd variable', () => {
+    const outputs = [...maskBicep(main).matchAll(/^output (\w+) /gm)].map((m) => m[1] as string);
+    // Set by azd itself, or mapped from the azd environment in main.parameters.json.
+    const fromAzd = ['AZURE_ENV_NAME', 'AZURE_LOCATION', 'AZURE_SUBSCRIPTION_ID', 'AZURE_PRINCIPAL_ID'];
+    const mapped = Object.values(parameters).flatMap((p) => [...p.value.matchAll(/\$\{(\w+)/g)].map((m) => m[1]));
+    const known = new Set([...outputs, ...fromAzd, ...mapped]);
+    const docs = ['README.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)];
+    const read_ = docs.flatMap((f) => [...read(f).matchAll(/azd env get-value (\w+)/g)].map((m) => m[1] as string));
+    expect(read_.length).toBeGreaterThan(3);
+    const hooks = ['infra/hooks/postprovision.sh', 'infra/hooks/postprovision.ps1'].map(read);
+    const local = new Set(
+      hooks.flatMap((h) =>
+        [...h.matchAll(/^\s*\$?(\w+)\s*=|\b(?:for|foreach)\s*\(?\$?(\w+) in/gm)].map((m) => m[1] ?? m[2]),
+      ),
+    );
+    const used = hooks.flatMap((h) =>
+      [...h.matchAll(/\$(?:env:|\{)?([A-Z][A-Z0-9_]{3,})/g)].map((m) => m[1] as string),
+    );
+    const unknown = [...new Set([...read_.filter((n) => n !== 'NAME'), ...used.filter((n) => !local.has(n))])].filter(
+      (n) => !known.has(n),
+    );
+    expect(unknown).toEqual([]);
   });
 });
 
