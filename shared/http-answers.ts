@@ -83,6 +83,8 @@ export function signatureProblem(
   secret: string | undefined,
   request: HttpRequest,
   body: Buffer,
+  /** Appended to the problem's detail: what this route's callers should do. */
+  hint?: string,
 ): HttpResponseInit | undefined {
   if (!secret) return undefined;
   const check = verifyWebhookSignature(secret, body.toString('utf8'), {
@@ -91,9 +93,12 @@ export function signatureProblem(
     signature: request.headers.get('webhook-signature'),
   });
   if (check.ok) return undefined;
-  return problemAnswer(problem(401, 'Invalid webhook signature', { detail: check.reason }), {
-    'www-authenticate': 'Standard-Webhooks',
-  });
+  return problemAnswer(
+    problem(401, 'Invalid webhook signature', { detail: hint ? `${check.reason}. ${hint}` : check.reason }),
+    {
+      'www-authenticate': 'Standard-Webhooks',
+    },
+  );
 }
 
 /** Reads the raw body once, bounded: reading stops at the limit (readBodyBounded), nothing more is buffered. */

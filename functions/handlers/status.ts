@@ -82,14 +82,18 @@ function nextLink(request: HttpRequest, continuationToken: string): string {
   return `${url.pathname}?${next.toString()}`;
 }
 
+export const RETRY_SIGNING_HINT =
+  'Retries are signed like every POST while WEBHOOK_SIGNING_SECRET is set: the CLI signs them when CHAT_PROVISIONER_SIGNING_SECRET holds the same secret';
+
 /** POST /api/requests/{id}/retry: failed → queued, else 409 with the current state. */
 export async function retryRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answering(context, async () => {
     const svc = services();
-    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set (DESIGN.md).
+    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set: a function key alone
+    // cannot re-run a failed request. Operators sign with the CLI (docs/api.md, docs/cli.md).
     const raw = await readBounded(request, 64 * 1024);
     if (raw === 'too-large') return problemAnswer(problem(413, 'Payload too large', { detail: 'A retry has no body' }));
-    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw);
+    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw, RETRY_SIGNING_HINT);
     if (unsigned) return unsigned;
     const id = request.params.id ?? '';
     if (!isRequestId(id)) return notFound(id);
