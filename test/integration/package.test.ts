@@ -56,6 +56,8 @@ describe('the deployment package (npm run package)', () => {
     const everything = listFiles(pkg);
     expect(everything.length).toBeGreaterThan(100);
     expect(everything.filter((f) => f !== '.funcignore' && rules.ignores(f))).toEqual([]);
+    // No native addon: a package built on any machine runs on Flex's Linux workers.
+    expect(everything.filter((f) => f.endsWith('.node'))).toEqual([]);
   });
 
   it('from the repository, .funcignore admits only host.json and the manifests (the rest is built)', () => {
