@@ -73,8 +73,8 @@ function httpOutput(fn: RegisteredFunction, response: RpcInvocationResponse): Rp
 
 class BodyTooLargeError extends Error {}
 
-/** How long a refused upload's connection stays open, unread, so its client can read the 413 before the close. */
-const refusedLingerMs = 2_000;
+/** Backstop: a refused upload's connection is destroyed by then even if the close below did not happen. */
+const refusedCloseMs = 2_000;
 
 /**
  * Buffers the body up to `limit` bytes. The chunk that crosses it ends the read: the request is paused and
@@ -103,8 +103,8 @@ function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer>
 
 /**
  * 413 with `Connection: close`, without reading the rest of the body. Node's server would drain an unread
- * body once the answer is sent (to reuse the connection); instead the socket stops reading, so the client's
- * upload backs up in TCP, and is closed after a short linger that lets the client read the answer.
+ * body to reuse the connection; here the socket stops reading at once (the client's upload backs up in
+ * TCP), and the server closes the connection as soon as the answer is flushed.
  */
 function refuseTooLarge(
   request: http.IncomingMessage,
@@ -124,8 +124,7 @@ function refuseTooLarge(
   response.once('finish', () => {
     // Node resumes an unconsumed request on finish (req._dump()); the socket itself stays paused.
     socket.pause();
-    socket.end();
-    setTimeout(() => socket.destroy(), refusedLingerMs).unref();
+    setTimeout(() => socket.destroy(), refusedCloseMs).unref();
   });
   send(response, 413, [['connection', 'close']], Buffer.alloc(0), isHead);
 }
