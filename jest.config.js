@@ -6,6 +6,8 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The Functions host provides this module; the local host's stand-in captures the registrations.
   moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/dev/host/functions-core.ts' },
+  // `npm run package` builds the deployment package there: a second package.json and node_modules.
+  modulePathIgnorePatterns: ['<rootDir>/.deploy/'],
 };
 
 /**

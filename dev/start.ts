@@ -6,6 +6,7 @@ import { startAzurite, Azurite } from './azurite';
 import { startLocalHost, LocalHost } from './host';
 import { startGraphSimulator, GraphSimulator } from './simulator';
 import { simulatorSettings, writeTrustBundle } from './simulator/settings';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../shared/json-body';
 
 /**
  * `npm start`: Azurite (data under .data/azurite), the Graph + Entra simulator unless Graph
@@ -44,6 +45,10 @@ async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const settings = { ...localSettings(), ...definedEnv() };
   const env: Record<string, string> = {};
+  // The host's body limit as in Azure (infra/app/api.bicep), unless local.settings.json or the shell set one.
+  if (!settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) {
+    env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT = String(HOST_REQUEST_BODY_LIMIT_BYTES);
+  }
   let azurite: Azurite | undefined;
   let sim: GraphSimulator | undefined;
   let host: LocalHost | undefined;

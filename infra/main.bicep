@@ -42,7 +42,9 @@ param graphClientSecret string = ''
 @description('Starting (and highest) Graph write rate of the shared AIMD limiter, requests per second (GRAPH_MAX_RPS).')
 param graphMaxRps string = '20'
 
-@description('How long 403/404 answers for a new hire stay retryable (NEW_USER_GRACE_MINUTES).')
+@description('How long 403/404 answers for a new hire stay retryable (NEW_USER_GRACE_MINUTES); 0: not at all.')
+@minValue(0)
+@maxValue(10080)
 param newUserGraceMinutes int = 240
 
 @description('How long an async Graph operation may stay pending before the request fails (OPERATION_DEADLINE_MINUTES).')

@@ -112,6 +112,17 @@ function positiveNumber(name: string, max: number) {
     .transform(Number);
 }
 
+/** Like positiveNumber, but 0 is a meaningful value ("none"), e.g. no grace window. */
+function nonNegativeNumber(name: string, max: number) {
+  return z
+    .string()
+    .trim()
+    .refine((s) => s !== '' && Number.isFinite(Number(s)) && Number(s) >= 0 && Number(s) <= max, {
+      message: `${name} must be a number from 0 to ${max}`,
+    })
+    .transform(Number);
+}
+
 function secretMatching(name: string, pattern: RegExp, hint: string) {
   // The message names the setting and the expected shape, never the value.
   return z
@@ -157,7 +168,8 @@ const envSchema = z.object({
       .optional(),
   ),
   GRAPH_MAX_RPS: optionalString.pipe(positiveNumber('GRAPH_MAX_RPS', 1000).optional()),
-  NEW_USER_GRACE_MINUTES: optionalString.pipe(positiveNumber('NEW_USER_GRACE_MINUTES', 7 * 24 * 60).optional()),
+  // 0: no grace, a 403 (no license) or 404 (user not found) fails the request at once.
+  NEW_USER_GRACE_MINUTES: optionalString.pipe(nonNegativeNumber('NEW_USER_GRACE_MINUTES', 7 * 24 * 60).optional()),
   OPERATION_DEADLINE_MINUTES: optionalString.pipe(positiveNumber('OPERATION_DEADLINE_MINUTES', 7 * 24 * 60).optional()),
   OPERATION_CHECK_MIN_SECONDS: optionalString.pipe(positiveNumber('OPERATION_CHECK_MIN_SECONDS', 3600).optional()),
   POLL_SCHEDULE: optionalString.pipe(

@@ -376,7 +376,10 @@ function grace(answer: GraphAnswer, ctx: CreateContext): CreateOutcome {
       error: {
         ...error,
         retryable: false,
-        message: `${what}. Retried for ${ctx.graceMinutes} minutes (NEW_USER_GRACE_MINUTES) in case the user was new. Graph: ${error.message}`,
+        message:
+          ctx.graceMinutes === 0
+            ? `${what}. Not retried: NEW_USER_GRACE_MINUTES is 0 (no grace for new users). Graph: ${error.message}`
+            : `${what}. Retried for ${ctx.graceMinutes} minutes (NEW_USER_GRACE_MINUTES) in case the user was new. Graph: ${error.message}`,
       },
     };
   }

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 import { StorageUnavailableError } from './errors';
+import { readBodyBounded } from './json-body';
 import { jsonLogger, Logger, LogLevel, logLevelFrom } from './log';
 import { ChatRequest } from './model';
 import { requestView } from './waiting';
@@ -90,6 +91,8 @@ export function signatureProblem(
   secret: string | undefined,
   request: HttpRequest,
   body: Buffer,
+  /** Appended to the problem's detail: what this route's callers should do. */
+  hint?: string,
 ): HttpResponseInit | undefined {
   if (!secret) return undefined;
   const check = verifyWebhookSignature(secret, body.toString('utf8'), {
@@ -98,15 +101,15 @@ export function signatureProblem(
     signature: request.headers.get('webhook-signature'),
   });
   if (check.ok) return undefined;
-  return problemAnswer(problem(401, 'Invalid webhook signature', { detail: check.reason }), {
-    'www-authenticate': 'Standard-Webhooks',
-  });
+  return problemAnswer(
+    problem(401, 'Invalid webhook signature', { detail: hint ? `${check.reason}. ${hint}` : check.reason }),
+    {
+      'www-authenticate': 'Standard-Webhooks',
+    },
+  );
 }
 
-/** Reads the raw body once, bounded: a body over the limit is refused before it is all buffered. */
+/** Reads the raw body once, bounded: reading stops at the limit (readBodyBounded), nothing more is buffered. */
 export async function readBounded(request: HttpRequest, maxBytes: number): Promise<Buffer | 'too-large'> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) return 'too-large';
-  const body = Buffer.from(await request.arrayBuffer());
-  return body.length > maxBytes ? 'too-large' : body;
+  return readBodyBounded(request, maxBytes);
 }

@@ -8,6 +8,50 @@ import { Problem, ProblemType, problem } from './problem';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
+/** The largest body intake takes: a batch (`POST /api/requests/batch`). One request: DEFAULT_MAX_BODY_BYTES. */
+export const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * What the Functions host itself may buffer (its FUNCTIONS_REQUEST_BODY_SIZE_LIMIT app setting; the host's
+ * own default is 100 MB): intake's largest body plus headroom, so a body a little over 16 MiB still gets
+ * the service's own 413 problem, and anything far over it is refused by the host before the code runs.
+ * infra/app/api.bicep, local.settings.sample.json and the local run set this value.
+ */
+export const HOST_REQUEST_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
+
+/** What readBodyBounded needs of a request: @azure/functions' HttpRequest has both. */
+export interface StreamedRequest {
+  headers: { get(name: string): string | null };
+  body: ReadableStream<Uint8Array> | null;
+}
+
+/**
+ * Reads a request body, but never more than `maxBytes` + one chunk of it: a declared Content-Length over
+ * the limit is refused without reading, and a body that grows past it (chunked, or a false length) stops
+ * being read at the chunk that crosses the limit; the rest is cancelled, not drained.
+ */
+export async function readBodyBounded(request: StreamedRequest, maxBytes: number): Promise<Buffer | 'too-large'> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) return 'too-large';
+  if (!request.body) return Buffer.alloc(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        return 'too-large';
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks, size);
+}
 
 export interface JsonBodyInput {
   contentType: string | null;

@@ -227,7 +227,12 @@ function buildRegistry(): OpenAPIRegistry {
     path: '/api/requests/{id}/retry',
     operationId: 'retryRequest',
     summary: 'Retry a failed request',
-    request: { params: IdParams },
+    description:
+      'An operator call, with a function key; like every POST it also needs a Standard Webhooks signature (of the empty body) while WEBHOOK_SIGNING_SECRET is set. The CLI signs it when CHAT_PROVISIONER_SIGNING_SECRET holds that secret.',
+    request: {
+      params: IdParams,
+      headers: IntakeHeaders.pick({ 'webhook-id': true, 'webhook-timestamp': true, 'webhook-signature': true }),
+    },
     responses: {
       202: {
         description: 'Queued again.',

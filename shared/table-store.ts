@@ -334,7 +334,11 @@ export class TableRequestStore implements RequestStore {
     const clauses = [odata`PartitionKey eq ${partition}`];
     // Newest first: inverted ids sort descending by time; `since` bounds the far end.
     if (query.continuationToken) clauses.push(odata`RowKey gt ${decodeToken(query.continuationToken)}`);
-    if (query.since) clauses.push(odata`RowKey le ${invertId(lowestIdAt(query.since))}`);
+    // Every id is a UUIDv7 (ms since 1970): a `since` at or before 1970 bounds nothing. Its key would be
+    // built from a negative time ("-3a…"), which matched no row, so it is left out instead.
+    if (query.since && query.since.getTime() > 0) {
+      clauses.push(odata`RowKey le ${invertId(lowestIdAt(query.since))}`);
+    }
     const items: ChatRequest[] = [];
     let lastKey: string | undefined;
     let more = false;

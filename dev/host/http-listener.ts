@@ -73,23 +73,60 @@ function httpOutput(fn: RegisteredFunction, response: RpcInvocationResponse): Rp
 
 class BodyTooLargeError extends Error {}
 
+/** Backstop: a refused upload's connection is destroyed by then even if the close below did not happen. */
+const refusedCloseMs = 2_000;
+
+/**
+ * Buffers the body up to `limit` bytes. The chunk that crosses it ends the read: the request is paused and
+ * nothing more is taken from the socket (refuse() answers and closes it), so an oversized upload costs at
+ * most the limit plus one socket read, never its whole size.
+ */
 function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    request.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        request.removeAllListeners('data');
-        request.resume();
+        request.off('data', onData);
+        request.pause();
         reject(new BodyTooLargeError());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    request.on('data', onData);
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
+}
+
+/**
+ * 413 with `Connection: close`, without reading the rest of the body. Node's server would drain an unread
+ * body to reuse the connection; here the socket stops reading at once (the client's upload backs up in
+ * TCP), and the server closes the connection as soon as the answer is flushed.
+ */
+function refuseTooLarge(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  isHead: boolean,
+  emit: HostLogger,
+  limit: number,
+): void {
+  const socket = request.socket;
+  // What the refused upload cost: bytes taken from the socket, headers included.
+  socket.once('close', () =>
+    emit({ event: 'http', phase: 'refused', status: 413, limit, bytesRead: socket.bytesRead }),
+  );
+  request.pause();
+  socket.pause();
+  response.shouldKeepAlive = false;
+  response.once('finish', () => {
+    // Node resumes an unconsumed request on finish (req._dump()); the socket itself stays paused.
+    socket.pause();
+    setTimeout(() => socket.destroy(), refusedCloseMs).unref();
+  });
+  send(response, 413, [['connection', 'close']], Buffer.alloc(0), isHead);
 }
 
 const bodylessStatuses = new Set([204, 205, 304]);
@@ -231,19 +268,14 @@ export class HttpListener {
       return send(response, 401, [], Buffer.alloc(0), isHead);
     }
     const declaredLength = Number(request.headers['content-length'] ?? 0);
-    if (declaredLength > this.#options.requestBodyLimitBytes) {
-      request.resume();
-      response.setHeader('connection', 'close');
-      return send(response, 413, [], Buffer.alloc(0), isHead);
-    }
+    if (declaredLength > this.#options.requestBodyLimitBytes)
+      return refuseTooLarge(request, response, isHead, this.#options.emit, this.#options.requestBodyLimitBytes);
     let body: Buffer;
     try {
       body = await readBody(request, this.#options.requestBodyLimitBytes);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        response.setHeader('connection', 'close');
-        return send(response, 413, [], Buffer.alloc(0), isHead);
-      }
+      if (error instanceof BodyTooLargeError)
+        return refuseTooLarge(request, response, isHead, this.#options.emit, this.#options.requestBodyLimitBytes);
       throw error;
     }
     const rpcHttp = toRpcHttp({ method, url: rawUrl, rawHeaders: request.rawHeaders, params, body });

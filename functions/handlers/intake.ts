@@ -19,13 +19,13 @@ import {
   BatchItemResult,
 } from '../../shared/intake';
 import { parseBatchRequest } from '../../shared/api-schemas';
-import { readJsonBody } from '../../shared/json-body';
+import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_BODY_BYTES, readJsonBody } from '../../shared/json-body';
 import { problem, validationProblem } from '../../shared/problem';
 import { FieldError, parseOptionsFor, parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
 import { services } from '../../shared/services';
 
-const MAX_BODY_BYTES = 1024 * 1024;
-const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
+const MAX_BATCH_BYTES = MAX_BATCH_BODY_BYTES;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
 /** The Idempotency-Key header, or the problem with it. */

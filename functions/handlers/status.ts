@@ -60,9 +60,7 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
       });
       const value = page.items.map((item) => requestView(item, view));
       if (!page.continuationToken) return json(200, { value });
-      const next = new URL(request.url);
-      next.searchParams.set('continuationToken', page.continuationToken);
-      return json(200, { value, nextLink: `${next.pathname}${next.search}` });
+      return json(200, { value, nextLink: nextLink(request, page.continuationToken) });
     } catch (error) {
       if (error instanceof InvalidContinuationTokenError) {
         return problemAnswer(validationProblem([{ path: 'continuationToken', message: error.message }]));
@@ -72,14 +70,34 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
   });
 }
 
+/**
+ * The next page's link: this route with the list's own filters as the caller sent them and the new
+ * token. Only those: any other parameter, above all `code` (a function key, which the host takes in any
+ * letter case), is never echoed into an answer.
+ */
+function nextLink(request: HttpRequest, continuationToken: string): string {
+  const url = new URL(request.url);
+  const next = new URLSearchParams();
+  for (const name of ['state', 'externalId', 'since', 'top']) {
+    const value = url.searchParams.get(name);
+    if (value !== null && value !== '') next.set(name, value);
+  }
+  next.set('continuationToken', continuationToken);
+  return `${url.pathname}?${next.toString()}`;
+}
+
+export const RETRY_SIGNING_HINT =
+  'Retries are signed like every POST while WEBHOOK_SIGNING_SECRET is set: the CLI signs them when CHAT_PROVISIONER_SIGNING_SECRET holds the same secret';
+
 /** POST /api/requests/{id}/retry: failed → queued, else 409 with the current state. */
 export async function retryRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answering(context, async () => {
     const svc = services();
-    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set (DESIGN.md).
+    // Like every POST route, the retry is signed when WEBHOOK_SIGNING_SECRET is set: a function key alone
+    // cannot re-run a failed request. Operators sign with the CLI (docs/api.md, docs/cli.md).
     const raw = await readBounded(request, 64 * 1024);
     if (raw === 'too-large') return problemAnswer(problem(413, 'Payload too large', { detail: 'A retry has no body' }));
-    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw);
+    const unsigned = signatureProblem(svc.config.webhookSigningSecret, request, raw, RETRY_SIGNING_HINT);
     if (unsigned) return unsigned;
     const id = request.params.id ?? '';
     if (!isRequestId(id)) return notFound(id);

@@ -79,6 +79,10 @@ var appSettings = union(
     POLL_SCHEDULE: pollSchedule
     CALLBACK_ALLOWED_HOSTS: callbackAllowedHosts
     ALLOW_LOCALHOST_CALLBACKS: 'false'
+    // Read by the Functions host: it refuses a larger body (413) before buffering it or running our code.
+    // 20 MiB = intake's largest body (a 16 MiB batch) plus headroom, HOST_REQUEST_BODY_LIMIT_BYTES in
+    // shared/json-body.ts; the host's own default is 100 MB.
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '20971520'
   },
   empty(graphClientSecretUri) ? {} : {
     GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${graphClientSecretUri})'

@@ -84,6 +84,35 @@ describe('status API', () => {
     expect(recent.value).toHaveLength(8);
   });
 
+  it('every accepted since works: before 1970, at 1970, far back as a duration, and the last ISO instant', async () => {
+    const count = async (since: string): Promise<number> => {
+      const answer = await stack.api(`/api/requests?top=100&since=${encodeURIComponent(since)}`);
+      if (answer.status !== 200) throw new Error(`${since}: ${answer.status} ${await answer.text()}`);
+      return ((await answer.json()) as { value: Resource[] }).value.length;
+    };
+    for (const since of ['0001-01-01T00:00:00Z', '0000-01-01T00:00:00+23:59', '1969-12-31T23:59:59Z', '999999d']) {
+      expect([since, await count(since)]).toEqual([since, 8]);
+    }
+    expect(await count('1970-01-01T00:00:00Z')).toBe(8);
+    expect(await count('9999-12-31T23:59:59-23:59')).toBe(0);
+    // The same bound on a state index.
+    const old = await stack.api('/api/requests?state=failed&since=0001-01-01T00:00:00Z');
+    expect(((await old.json()) as { value: Resource[] }).value.map((r) => r.id)).toEqual([ids[7]]);
+  });
+
+  it('nextLink never carries the function key given as ?code=', async () => {
+    const answer = await stack.api(`/api/requests?code=${encodeURIComponent(stack.functionKey)}&top=1`, { key: null });
+    expect(answer.status).toBe(200);
+    const list = (await answer.json()) as { value: Resource[]; nextLink?: string };
+    expect(list.nextLink).toBeDefined();
+    expect(list.nextLink).not.toContain(stack.functionKey);
+    expect(new URL(list.nextLink!, 'http://x').searchParams.has('code')).toBe(false);
+    // The link still works with the key given again (as a header here).
+    const next = await stack.api(list.nextLink!);
+    expect(next.status).toBe(200);
+    expect(((await next.json()) as { value: Resource[] }).value).toHaveLength(1);
+  });
+
   it('bad filters → 400 naming them', async () => {
     const answer = await stack.api('/api/requests?state=done&top=0&continuationToken=zzz');
     expect(answer.status).toBe(400);

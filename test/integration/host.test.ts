@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
@@ -242,6 +243,73 @@ describe('HTTP triggers', () => {
       expect(response.status).toBe(413);
     } finally {
       await small.host.stop();
+    }
+  });
+});
+
+describe('oversized uploads (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)', () => {
+  const limit = 256 * 1024;
+  const MiB = 1024 * 1024;
+
+  /**
+   * Sends `head` and then body bytes until the host answers (at most `offer` bytes), then `after` more bytes
+   * the host should not take; resolves with what the host answered, what was sent, and what the host read.
+   */
+  async function upload(started: Started, head: string, body: (chunk: Buffer) => Buffer, offer: number, after: number) {
+    const socket = net.connect(started.host.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let answer = '';
+    let sent = 0;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    socket.write(head);
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    while (answer === '' && sent < offer) {
+      sent += chunk.length;
+      if (!socket.write(body(chunk))) {
+        // Wait for room, or for the answer (a host that stops reading never makes room).
+        await new Promise<void>((resolve) => {
+          socket.once('drain', resolve);
+          socket.once('data', () => resolve());
+        });
+      }
+    }
+    // The host has answered: offer more than its socket buffers hold; it must not read it.
+    for (let extra = 0; extra < after; extra += chunk.length) socket.write(body(chunk));
+    await closed;
+    const refused = await eventually('the refused upload logged', () =>
+      started.lines.find((l) => l.event === 'http' && l.phase === 'refused'),
+    );
+    return { answer, sent, bytesRead: Number(refused.bytesRead) };
+  }
+
+  it('a chunked body over the limit is answered 413 at the limit, and the rest is never read', async () => {
+    const started = await startFixture({ env: { FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(limit) } });
+    try {
+      const head = `POST /api/echo/alice HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      const framed = (chunk: Buffer) =>
+        Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+      const { answer, sent, bytesRead } = await upload(started, head, framed, 50 * MiB, 8 * MiB);
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      // Answered long before the 50 MiB were sent, and the 8 MiB offered after the answer stayed unread.
+      expect(sent).toBeLessThan(50 * MiB);
+      expect(bytesRead).toBeLessThan(limit + 2 * MiB);
+    } finally {
+      await started.host.stop();
+    }
+  });
+
+  it('a declared Content-Length over the limit is answered at once, without reading the body', async () => {
+    const started = await startFixture({ env: { FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(limit) } });
+    try {
+      const head = `POST /api/echo/alice HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${50 * MiB}\r\n\r\n`;
+      const { answer, bytesRead } = await upload(started, head, (chunk) => chunk, 50 * MiB, 8 * MiB);
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(bytesRead).toBeLessThan(2 * MiB);
+    } finally {
+      await started.host.stop();
     }
   });
 });

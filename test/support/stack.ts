@@ -5,6 +5,7 @@ import { startAzurite, Azurite } from '../../dev/azurite';
 import { startLocalHost, LocalHost } from '../../dev/host';
 import { startGraphSimulator, GraphSimulator, SimulatorOptions } from '../../dev/simulator';
 import { simulatorSettings, writeTrustBundle } from '../../dev/simulator/settings';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/json-body';
 import { resetServices } from '../../shared/services';
 
 /**
@@ -43,6 +44,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // Microsoft's 30 s between operation checks would make every 202 test wait half a minute.
     OPERATION_CHECK_MIN_SECONDS: '1',
     ALLOW_LOCALHOST_CALLBACKS: 'true',
+    // The host's body limit as in Azure (infra/app/api.bicep): what intake takes, with headroom.
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(HOST_REQUEST_BODY_LIMIT_BYTES),
     ...options.env,
   };
   // The functions read settings through loadConfig(process.env) once per process: set, then rebuild.

@@ -108,6 +108,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...storage, CHAT_REQUESTS_TABLE: 'Chat_Requests' })).toThrow(/CHAT_REQUESTS_TABLE/);
   });
 
+  it('takes NEW_USER_GRACE_MINUTES=0 as "no grace", and still refuses negatives and words', () => {
+    const storage = { AzureWebJobsStorage__accountName: 'acct' };
+    expect(loadConfig({ ...storage, NEW_USER_GRACE_MINUTES: '0' }).newUserGraceMinutes).toBe(0);
+    expect(loadConfig({ ...storage, NEW_USER_GRACE_MINUTES: '7.5' }).newUserGraceMinutes).toBe(7.5);
+    for (const bad of ['-1', 'none', '10081']) {
+      expect(() => loadConfig({ ...storage, NEW_USER_GRACE_MINUTES: bad })).toThrow(
+        /NEW_USER_GRACE_MINUTES must be a number from 0 to 10080/,
+      );
+    }
+  });
+
   it('accepts identity-based storage settings', () => {
     const config = loadConfig({ AzureWebJobsStorage__accountName: 'acct', AzureWebJobsStorage__clientId: 'c' });
     expect(config.storage).toEqual({

@@ -91,6 +91,18 @@ describe('decideCreateOutcome', () => {
     expect(expired.kind === 'failed' && expired.error.message).toMatch(/NEW_USER_GRACE_MINUTES/);
   });
 
+  it('NEW_USER_GRACE_MINUTES=0: a missing license or user fails at once, saying grace is off', () => {
+    const noGrace = { ...ctx, graceMinutes: 0 };
+    const license = graphErrorBody('Forbidden', 'Failed to get license information for the user.');
+    for (const outcome of [
+      decideCreateOutcome(response(403, license), noGrace),
+      decideCreateOutcome(response(404, graphErrorBody('NotFound', 'Failed to find users')), noGrace),
+    ]) {
+      expect(outcome.kind).toBe('failed');
+      expect(outcome.kind === 'failed' && outcome.error.message).toMatch(/Not retried: NEW_USER_GRACE_MINUTES is 0/);
+    }
+  });
+
   it('404 user not found → grace retry', () => {
     const outcome = decideCreateOutcome(
       response(404, graphErrorBody('NotFound', 'Failed to find users with user principal name x')),

@@ -7,6 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/config';
 import { workTableName } from '../../shared/table-store';
+import { HOST_REQUEST_BODY_LIMIT_BYTES, MAX_BATCH_BODY_BYTES } from '../../shared/json-body';
+import { DEFAULT_PACKAGE_DIR } from '../../scripts/package';
 
 type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -32,7 +34,11 @@ const NOT_SET_IN_AZURE: Partial<Record<SettingName, string>> = {
 };
 
 /** Settings the Bicep sets that the code does not read: the Functions host and App Insights read them. */
-const HOST_SETTINGS = ['APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'AzureWebJobsStorage__blobServiceUri'];
+const HOST_SETTINGS = [
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'AzureWebJobsStorage__blobServiceUri',
+  'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+];
 
 /** Settings that Flex Consumption rejects or ignores (runtime and scale live in functionAppConfig). */
 const NOT_ON_FLEX = [
@@ -450,6 +456,15 @@ describe('app settings against shared/config.ts', () => {
     expect(HOST_SETTINGS.filter((k) => !settingKeys.includes(k))).toEqual([]);
   });
 
+  it('lets the host refuse bodies larger than intake takes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT), with headroom', () => {
+    const limit = appSettings.find((e) => e.key === 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT');
+    expect(literal(limit?.value ?? '')).toBe(String(HOST_REQUEST_BODY_LIMIT_BYTES));
+    expect(HOST_REQUEST_BODY_LIMIT_BYTES).toBeGreaterThan(MAX_BATCH_BODY_BYTES);
+    // The local run and Core Tools get the same limit.
+    const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> };
+    expect(sample.Values.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).toBe(String(HOST_REQUEST_BODY_LIMIT_BYTES));
+  });
+
   it('sets each setting once and none that Flex Consumption rejects', () => {
     expect(settingKeys.filter((k, i) => settingKeys.indexOf(k) !== i)).toEqual([]);
     expect(settingKeys.filter((k) => NOT_ON_FLEX.includes(k))).toEqual([]);
@@ -608,6 +623,32 @@ describe('resources', () => {
     expect(asObject(block(api, /runtime: \{/).top)).toEqual({ name: "'node'", version: "'22'" });
   });
 
+  it('Node versions agree: Azure runs a Node the engines allow, and so does this machine (CI)', () => {
+    const manifest = JSON.parse(read('package.json')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
+    // "^20.19.0 || ^22.0.0": each alternative a caret range, so its major is the version line.
+    const ranges = manifest.engines.node.split('||').map((r) => /^\^(\d+)\.(\d+)\.(\d+)$/.exec(r.trim()));
+    expect(ranges.every((r) => r !== null)).toBe(true);
+    const majors = ranges.map((r) => Number((r as RegExpExecArray)[1]));
+    const runtime = literal(asObject(block(api, /runtime: \{/).top).version ?? '');
+    expect(majors).toContain(Number(runtime));
+    // Azure runs the newest line the engines allow; the docs say which.
+    expect(Number(runtime)).toBe(Math.max(...majors));
+    expect(deployDoc).toContain(`Node.js ${runtime}`);
+    expect(deployDoc).toContain(`\`${manifest.engines.node}\``);
+    // The Node running this test (CI's, a developer's) is one the engines allow.
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    const own = ranges.find((r) => Number((r as RegExpExecArray)[1]) === major) as RegExpExecArray | undefined;
+    expect({ node: process.versions.node, allowed: own !== undefined && minor >= Number(own[2]) }).toEqual({
+      node: process.versions.node,
+      allowed: true,
+    });
+    // Type definitions of the oldest allowed line, so the code uses nothing newer than it has.
+    expect(Number(manifest.devDependencies['@types/node']?.split('.')[0])).toBe(Math.min(...majors));
+  });
+
   it('Key Vault: RBAC mode with purge protection', () => {
     const [vault] = resources(keyVault, 'Microsoft.KeyVault/vaults');
     expect(asObject(vault?.all ?? [])).toMatchObject({
@@ -699,14 +740,23 @@ describe('azd files', () => {
     }
   });
 
-  it('azure.yaml deploys this folder as the TypeScript function service "api" and prints the consent step', () => {
+  it('azure.yaml deploys the built package as the TypeScript function service "api" and prints the consent step', () => {
     const yaml = read('azure.yaml');
     expect(yaml).toMatch(/^services:\n {2}api:\n(?: {4}.*\n)*? {4}project: \.\n/m);
     expect(yaml).toMatch(/^ {4}language: ts$/m);
     expect(yaml).toMatch(/^ {4}host: function$/m);
+    // The package npm run package builds (test/integration/package.test.ts runs it), uploaded as built.
+    expect(yaml).toMatch(new RegExp(`^ {4}dist: ${DEFAULT_PACKAGE_DIR.replace(/\./g, '\\.')}$`, 'm'));
+    expect(yaml).toMatch(/^ {4}remoteBuild: false$/m);
+    const packaging = /^ {4}hooks:\n {6}prepackage:\n((?: {8}.*\n)+)/m.exec(yaml)?.[1] ?? '';
+    expect([...packaging.matchAll(/run: (.+)/g)].map((m) => m[1])).toEqual(['npm run package', 'npm run package']);
+    const manifest = JSON.parse(read('package.json')) as { scripts: Record<string, string>; main: string };
+    expect(manifest.scripts.package).toMatch(/node dist\/scripts\/package\.js$/);
+    expect(manifest.main).toBe('dist/functions/*.js');
     expect(yaml).toMatch(/^hooks:\n(?: {2}#.*\n)* {2}postprovision:/m);
     expect(api).toContain("'azd-service-name': 'api'");
-    const hooks = [...yaml.matchAll(/run: (\S+)/g)].map((m) => (m[1] as string).replace(/^\.\//, ''));
+    const projectHooks = yaml.slice(yaml.search(/^hooks:/m));
+    const hooks = [...projectHooks.matchAll(/run: (\S+)/g)].map((m) => (m[1] as string).replace(/^\.\//, ''));
     expect(hooks).toEqual(['infra/hooks/postprovision.sh', 'infra/hooks/postprovision.ps1']);
     for (const hook of hooks) {
       expect(existsSync(join(root, hook))).toBe(true);
@@ -733,6 +783,47 @@ describe('azd files', () => {
     ];
     expect(loops.length).toBe(6);
     for (const loop of loops) expect(loop).toEqual(permissions);
+  });
+});
+
+describe('parameters and outputs', () => {
+  it('every module gets only parameters it declares, and every one it requires', () => {
+    const modules = [...maskBicep(main).matchAll(/^module (\w+) '([^']*)' = \{/gm)].map((m) => ({
+      name: m[1] as string,
+      file: `infra/${main.slice((m.index as number) + m[0].indexOf("'") + 1).split("'")[0]}`,
+    }));
+    expect(modules.map((m) => m.name).sort()).toEqual(['api', 'identity', 'keyVault', 'monitoring', 'rbac', 'storage']);
+    for (const { name, file } of modules) {
+      const declared = bicepParams(source(file));
+      const passed = [...moduleParams(name).keys()];
+      const unknown = passed.filter((p) => !declared.has(p));
+      const missing = [...declared.values()].filter((p) => p.default === undefined && !passed.includes(p.name));
+      expect({ name, unknown, missing: missing.map((p) => p.name) }).toEqual({ name, unknown: [], missing: [] });
+    }
+  });
+
+  it('every value the docs and hooks read from the azd environment is an output or an azd variable', () => {
+    const outputs = [...maskBicep(main).matchAll(/^output (\w+) /gm)].map((m) => m[1] as string);
+    // Set by azd itself, or mapped from the azd environment in main.parameters.json.
+    const fromAzd = ['AZURE_ENV_NAME', 'AZURE_LOCATION', 'AZURE_SUBSCRIPTION_ID', 'AZURE_PRINCIPAL_ID'];
+    const mapped = Object.values(parameters).flatMap((p) => [...p.value.matchAll(/\$\{(\w+)/g)].map((m) => m[1]));
+    const known = new Set([...outputs, ...fromAzd, ...mapped]);
+    const docs = ['README.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)];
+    const read_ = docs.flatMap((f) => [...read(f).matchAll(/azd env get-value (\w+)/g)].map((m) => m[1] as string));
+    expect(read_.length).toBeGreaterThan(3);
+    const hooks = ['infra/hooks/postprovision.sh', 'infra/hooks/postprovision.ps1'].map(read);
+    const local = new Set(
+      hooks.flatMap((h) =>
+        [...h.matchAll(/^\s*\$?(\w+)\s*=|\b(?:for|foreach)\s*\(?\$?(\w+) in/gm)].map((m) => m[1] ?? m[2]),
+      ),
+    );
+    const used = hooks.flatMap((h) =>
+      [...h.matchAll(/\$(?:env:|\{)?([A-Z][A-Z0-9_]{3,})/g)].map((m) => m[1] as string),
+    );
+    const unknown = [...new Set([...read_.filter((n) => n !== 'NAME'), ...used.filter((n) => !local.has(n))])].filter(
+      (n) => !known.has(n),
+    );
+    expect(unknown).toEqual([]);
   });
 });
 

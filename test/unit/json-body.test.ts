@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import {
   DEFAULT_MAX_BODY_BYTES,
+  HOST_REQUEST_BODY_LIMIT_BYTES,
+  MAX_BATCH_BODY_BYTES,
   MAX_JSON_DEPTH,
+  readBodyBounded,
   findJsonSyntaxError,
   firstInvalidUtf8,
   readJsonBody,
@@ -292,5 +295,61 @@ describe('the syntax and UTF-8 scanners agree with the platform', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('readBodyBounded: stops reading at the limit', () => {
+  const MiB = 1024 * 1024;
+
+  /** A request whose body is `total` bytes in 64 KiB chunks, made only when asked for; counts what was read. */
+  function streamed(total: number, headers: Record<string, string> = {}) {
+    const counter = { pulled: 0, cancelled: false };
+    const chunk = 64 * 1024;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (counter.pulled >= total) return controller.close();
+          const size = Math.min(chunk, total - counter.pulled);
+          counter.pulled += size;
+          controller.enqueue(new Uint8Array(size).fill(0x20));
+        },
+        cancel() {
+          counter.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { counter, request: { headers: new Headers(headers), body } };
+  }
+
+  it('a 50 MiB body without a length is read only up to the limit and one chunk, then cancelled', async () => {
+    const { counter, request } = streamed(50 * MiB);
+    expect(await readBodyBounded(request, MiB)).toBe('too-large');
+    expect(counter.pulled).toBeLessThanOrEqual(MiB + 64 * 1024);
+    expect(counter.cancelled).toBe(true);
+  });
+
+  it('a declared Content-Length over the limit is refused without reading a byte', async () => {
+    const { counter, request } = streamed(50 * MiB, { 'content-length': String(50 * MiB) });
+    expect(await readBodyBounded(request, MiB)).toBe('too-large');
+    expect(counter.pulled).toBe(0);
+  });
+
+  it('a body that claims to be small but is not is still cut at the limit', async () => {
+    const { counter, request } = streamed(50 * MiB, { 'content-length': '10' });
+    expect(await readBodyBounded(request, MiB)).toBe('too-large');
+    expect(counter.pulled).toBeLessThanOrEqual(MiB + 64 * 1024);
+  });
+
+  it('a body at the limit is read whole; no body is empty', async () => {
+    const { request } = streamed(MiB);
+    const body = await readBodyBounded(request, MiB);
+    expect(Buffer.isBuffer(body) && body.length).toBe(MiB);
+    expect(await readBodyBounded({ headers: new Headers(), body: null }, MiB)).toEqual(Buffer.alloc(0));
+  });
+
+  it('the host may buffer what intake takes, with headroom, and no more than its own 100 MB default', () => {
+    expect(HOST_REQUEST_BODY_LIMIT_BYTES).toBeGreaterThan(MAX_BATCH_BODY_BYTES);
+    expect(HOST_REQUEST_BODY_LIMIT_BYTES).toBeLessThan(104_857_600);
   });
 });

@@ -83,6 +83,14 @@ describe('buildOpenApiDocument', () => {
     expect(Object.keys(responses['200']!.headers as Json)).toEqual(['Location', 'Idempotent-Replayed']);
   });
 
+  it('the retry route takes the webhook signature headers too, and says so (signed like every POST)', () => {
+    const retry = paths['/api/requests/{id}/retry']!.post!;
+    const headerNames = (retry.parameters as Json[]).filter((p) => p.in === 'header').map((p) => p.name);
+    expect(headerNames).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+    expect(retry.description).toMatch(/WEBHOOK_SIGNING_SECRET/);
+    expect(retry.description).toMatch(/CHAT_PROVISIONER_SIGNING_SECRET/);
+  });
+
   it('has one request schema holding both the compact and the Graph form, strict about unknown fields', () => {
     // Act
     const body = (paths['/api/requests']!.post!.requestBody as Json).content as Json;
