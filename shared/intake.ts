@@ -5,7 +5,8 @@ import type { Logger } from './log';
 import { ChatRequest, State } from './model';
 import type { IdempotencyRecord, RequestStore } from './request-store';
 import type { RequestQueue } from './request-queue';
-import type { FieldError, ParsedRequest } from './request-schema';
+import type { FieldError } from './request/fields';
+import type { ParsedRequest } from './request/parsed';
 import { recordAccepted } from './telemetry';
 
 /**

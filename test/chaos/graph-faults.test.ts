@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import type { GraphRateGate } from '../../shared/throttle';
 import { submitRequest } from '../../shared/intake';
-import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
+import { payloadHash } from '../../shared/request/hash';
+import { parseProvisioningRequest } from '../../shared/request/parse';
 import type { RequestMessage } from '../../shared/request-queue';
 import { services } from '../../shared/services';
 import { processRequestMessage, WorkResult } from '../../shared/worker';
