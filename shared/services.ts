@@ -5,11 +5,14 @@ import { QueueClient } from '@azure/storage-queue';
 import { Config, ConfigError, loadConfig } from './config';
 import { isConflict } from './errors';
 import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
-import { RequestQueue, StorageRequestQueue } from './request-queue';
+import type { RequestQueue } from './queue/port';
+import { StorageRequestQueue } from './queue/storage-queue';
 import { RequestStore } from './request-store';
 import { openRequestTables, TableRequestStore } from './table-store';
 import { startTelemetryFor } from './telemetry-start';
-import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
+import { aimdSettings } from './rate/aimd';
+import { GraphRateGate } from './rate/gate';
+import { TableFleetRateStore } from './rate/table-store';
 
 /**
  * The composition root: configuration is validated once and every client is built once per

@@ -10,7 +10,7 @@ import { newChatRequest } from '../../shared/intake';
 import { jsonLogger } from '../../shared/log';
 import { ChatRequest, State } from '../../shared/model';
 import { runPollerTick, PollerDeps, TickReport } from '../../shared/poller';
-import { RequestMessage, RequestQueue } from '../../shared/request-queue';
+import { RequestMessage, RequestQueue } from '../../shared/queue/port';
 import { transition } from '../../shared/request-store';
 import { payloadHash } from '../../shared/request/hash';
 import { parseProvisioningRequest } from '../../shared/request/parse';

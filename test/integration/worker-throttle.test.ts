@@ -10,7 +10,9 @@ import { ChatRequest, State } from '../../shared/model';
 import { payloadHash } from '../../shared/request/hash';
 import { parseProvisioningRequest } from '../../shared/request/parse';
 import { buildServices, Services } from '../../shared/services';
-import { aimdSettings, GraphRateGate, TableFleetRateStore } from '../../shared/throttle';
+import { aimdSettings } from '../../shared/rate/aimd';
+import { GraphRateGate } from '../../shared/rate/gate';
+import { TableFleetRateStore } from '../../shared/rate/table-store';
 import { processRequestMessage, WorkerDeps } from '../../shared/worker';
 import { startStack, Stack } from '../support/stack';
 

@@ -38,6 +38,10 @@ describe('what the worker path loads', () => {
     expect(packagesLoadedBy(['shared/request/binds.ts'])).toEqual([]);
   });
 
+  it('the AIMD maths and the queue port load no package: they are pure', () => {
+    expect(packagesLoadedBy(['shared/rate/aimd.ts', 'shared/queue/port.ts'])).toEqual([]);
+  });
+
   it('the Graph client does not load zod', () => {
     const loaded = packagesLoadedBy(['shared/graph-client.ts']);
     expect(loaded).toContain('@microsoft/microsoft-graph-client');
