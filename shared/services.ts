@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
+import { appSettings } from './app-settings';
 import { Config, ConfigError, loadConfig } from './config';
 import { isConflict } from './errors';
 import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
@@ -37,9 +38,9 @@ let cached: Services | undefined;
 
 export function services(): Services {
   if (!cached) {
-    const config = loadConfig(process.env);
+    const config = loadConfig(appSettings());
     // Exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set; never throws. In the function app it
-    // has been started already, before the handler modules (and the SDKs) were loaded: shared/registration.ts.
+    // has been started already, before the handler modules (and the SDKs) were loaded: shared/handler-loader.ts.
     startTelemetryFor(config);
     cached = buildServices(config);
   }
