@@ -174,7 +174,7 @@ describe('parseProvisioningRequest: the Graph form', () => {
 });
 
 describe('parseProvisioningRequest: the compact form', () => {
-  it('turns the DESIGN.md example into the canonical Graph body', () => {
+  it('turns the compact example of docs/api.md into the canonical Graph body', () => {
     // Prepare
     const body = {
       chatType: 'group',
