@@ -4,9 +4,8 @@ import { newRequestId } from './ids';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
 import type { IdempotencyRecord, RequestStore } from './request-store';
-import type { RequestQueue } from './queue/port';
-import type { FieldError } from './request/fields';
-import type { ParsedRequest } from './request/parsed';
+import type { RequestQueue } from './request-queue';
+import type { FieldError, ParsedRequest } from './request-schema';
 import { recordAccepted } from './telemetry';
 
 /**
