@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
-import { lazyModule, queueNames } from '../shared/registration';
+import { queueNames } from '../shared/app-settings';
+import { lazyModule } from '../shared/handler-loader';
 
 /**
  * Queue trigger on chat-requests-poison: the registration only; the handler
@@ -8,7 +9,7 @@ import { lazyModule, queueNames } from '../shared/registration';
 const handlers = lazyModule(() => import('./handlers/poison'));
 
 app.storageQueue('poison', {
-  queueName: queueNames(process.env).poison,
+  queueName: queueNames().poison,
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => (await handlers()).poison(message, context),
 });

@@ -1,10 +1,11 @@
 import { app } from '@azure/functions';
-import { lazyModule, pollSchedule } from '../shared/registration';
+import { pollSchedule } from '../shared/app-settings';
+import { lazyModule } from '../shared/handler-loader';
 
 /** Timer: the registration only; the handler (functions/handlers/poller.ts) loads on the first tick. */
 const handlers = lazyModule(() => import('./handlers/poller'));
 
 app.timer('poller', {
-  schedule: pollSchedule(process.env),
+  schedule: pollSchedule(),
   handler: async (timer, context) => (await handlers()).poller(timer, context),
 });

@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
-import { lazyModule, queueNames } from '../shared/registration';
+import { queueNames } from '../shared/app-settings';
+import { lazyModule } from '../shared/handler-loader';
 
 /**
  * Queue trigger on chat-requests: the registration only; the handler (functions/handlers/worker.ts)
@@ -8,7 +9,7 @@ import { lazyModule, queueNames } from '../shared/registration';
 const handlers = lazyModule(() => import('./handlers/worker'));
 
 app.storageQueue('worker', {
-  queueName: queueNames(process.env).queue,
+  queueName: queueNames().queue,
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => (await handlers()).worker(message, context),
 });

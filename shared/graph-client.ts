@@ -38,7 +38,7 @@ import type { GraphCreateChatBody } from './model';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export const GRAPH_TIMEOUT_MS = 30_000;
-/** Chat operations are documented under beta only (NOTES.md); the POST stays on v1.0. */
+/** Graph documents the chat operations (GET /chats/{id}/operations/{id}) under beta only; the POST stays on v1.0. */
 const OPERATION_VERSION = 'beta';
 
 export interface GraphHeaders {

@@ -1,4 +1,4 @@
-import type { FieldError } from './request-schema';
+import type { FieldError } from './request/fields';
 
 /**
  * RFC 9457 problem documents. Each kind has one stable `type` URI, so clients can switch on it;

@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
+import { appSettings } from './app-settings';
 import { Config, ConfigError, loadConfig } from './config';
 import { isConflict } from './errors';
 import { createCredential, GraphChats, SdkGraphChats } from './graph-client';
-import { RequestQueue, StorageRequestQueue } from './request-queue';
+import type { RequestQueue } from './queue/port';
+import { StorageRequestQueue } from './queue/storage-queue';
 import { RequestStore } from './request-store';
 import { openRequestTables, TableRequestStore } from './table-store';
 import { startTelemetryFor } from './telemetry-start';
-import { aimdSettings, GraphRateGate, TableFleetRateStore } from './throttle';
+import { aimdSettings } from './rate/aimd';
+import { GraphRateGate } from './rate/gate';
+import { TableFleetRateStore } from './rate/table-store';
 
 /**
  * The composition root: configuration is validated once and every client is built once per
@@ -34,9 +38,9 @@ let cached: Services | undefined;
 
 export function services(): Services {
   if (!cached) {
-    const config = loadConfig(process.env);
+    const config = loadConfig(appSettings());
     // Exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set; never throws. In the function app it
-    // has been started already, before the handler modules (and the SDKs) were loaded: shared/registration.ts.
+    // has been started already, before the handler modules (and the SDKs) were loaded: shared/handler-loader.ts.
     startTelemetryFor(config);
     cached = buildServices(config);
   }

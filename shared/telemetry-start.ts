@@ -3,7 +3,7 @@ import { startTelemetry, TelemetryStatus } from './telemetry';
 
 /**
  * Starting telemetry from the app settings, shared by `services()` and by the first invocation of any
- * function (shared/registration.ts), which starts it before a handler module loads the Azure SDKs.
+ * function (shared/handler-loader.ts), which starts it before a handler module loads the Azure SDKs.
  */
 
 let warned = false;

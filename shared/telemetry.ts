@@ -200,7 +200,7 @@ export function startTelemetry(
 export function telemetryCredential(config: Pick<Config, 'storage'>): TokenCredential | undefined {
   if (config.storage.kind !== 'identity') return undefined;
   // Required here, not at the top, so that loading this module (which happens before any handler module
-  // when telemetry is on, see shared/registration.ts) does not load the Azure SDK. The exporter needs the
+  // when telemetry is on, see shared/handler-loader.ts) does not load the Azure SDK. The exporter needs the
   // credential, so with an identity it loads just before useAzureMonitor; the azureSdk instrumentation is off.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { ManagedIdentityCredential } = require('@azure/identity') as typeof import('@azure/identity');

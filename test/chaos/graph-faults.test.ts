@@ -1,8 +1,9 @@
 import pLimit from 'p-limit';
-import type { GraphRateGate } from '../../shared/throttle';
+import type { GraphRateGate } from '../../shared/rate/gate';
 import { submitRequest } from '../../shared/intake';
-import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
-import type { RequestMessage } from '../../shared/request-queue';
+import { payloadHash } from '../../shared/request/hash';
+import { parseProvisioningRequest } from '../../shared/request/parse';
+import type { RequestMessage } from '../../shared/queue/port';
 import { services } from '../../shared/services';
 import { processRequestMessage, WorkResult } from '../../shared/worker';
 import { sleep, waitFor } from '../support/chaos-stack';

@@ -168,7 +168,8 @@ describe('security', () => {
   });
 
   it('webhook signatures: bad, missing, foreign, altered, stale and replayed deliveries are refused', async () => {
-    // Reading of "replayed → 401" under DESIGN.md: webhook-id is an idempotency key, so the very same delivery
+    // Signed POST routes answer 401 to a replayed delivery, and webhook-id is also an idempotency key (same key
+    // and payload → 200 Idempotent-Replayed, another payload → 422). Read together: the very same delivery
     // (same webhook-id, same body, valid signature) arriving again inside the ±5-minute window is the
     // sender's retry and answers 200 Idempotent-Replayed with the original request (no second request).
     // A replay an attacker can make is refused: the captured delivery after its window (401, stale), the

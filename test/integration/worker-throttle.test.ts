@@ -7,9 +7,12 @@ import { newRequestId } from '../../shared/ids';
 import { newChatRequest } from '../../shared/intake';
 import { silentLogger } from '../../shared/log';
 import { ChatRequest, State } from '../../shared/model';
-import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
+import { payloadHash } from '../../shared/request/hash';
+import { parseProvisioningRequest } from '../../shared/request/parse';
 import { buildServices, Services } from '../../shared/services';
-import { aimdSettings, GraphRateGate, TableFleetRateStore } from '../../shared/throttle';
+import { aimdSettings } from '../../shared/rate/aimd';
+import { GraphRateGate } from '../../shared/rate/gate';
+import { TableFleetRateStore } from '../../shared/rate/table-store';
 import { processRequestMessage, WorkerDeps } from '../../shared/worker';
 import { startStack, Stack } from '../support/stack';
 

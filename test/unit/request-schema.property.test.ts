@@ -2,13 +2,10 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathSegment } from '../../shared/graph-client';
-import {
-  bindForUser,
-  parseProvisioningRequest,
-  payloadHash,
-  userFromBind,
-  userRefProblem,
-} from '../../shared/request-schema';
+import { bindForUser, userFromBind } from '../../shared/request/binds';
+import { userRefProblem } from '../../shared/request/fields';
+import { payloadHash } from '../../shared/request/hash';
+import { parseProvisioningRequest } from '../../shared/request/parse';
 
 const NOW = new Date('2025-01-15T10:00:00.000Z');
 const BIND_SHAPE = /^https:\/\/graph\.microsoft\.com\/v1\.0\/users\('(?:[^']|'')*'\)$/;

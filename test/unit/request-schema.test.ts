@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  FieldError,
-  MAX_REPORTED_ERRORS,
-  ParseOptions,
-  ParsedRequest,
-  bindForUser,
-  parseProvisioningRequest,
-  payloadHash,
-  userFromBind,
-} from '../../shared/request-schema';
+import { bindForUser, userFromBind } from '../../shared/request/binds';
+import { FieldError, MAX_REPORTED_ERRORS } from '../../shared/request/fields';
+import { payloadHash } from '../../shared/request/hash';
+import { parseProvisioningRequest } from '../../shared/request/parse';
+import { ParseOptions, ParsedRequest } from '../../shared/request/parsed';
 
 const NOW = new Date('2025-01-15T10:00:00.000Z');
 const FIXTURES = join(__dirname, '..', 'fixtures', 'graph-examples');
@@ -179,7 +174,7 @@ describe('parseProvisioningRequest: the Graph form', () => {
 });
 
 describe('parseProvisioningRequest: the compact form', () => {
-  it('turns the DESIGN.md example into the canonical Graph body', () => {
+  it('turns the compact example of docs/api.md into the canonical Graph body', () => {
     // Prepare
     const body = {
       chatType: 'group',

@@ -1,4 +1,5 @@
-import { aimdSettings, FleetRate, GraphRateGate, initialFleetRate, onThrottle, regain } from '../../shared/throttle';
+import { aimdSettings, FleetRate, initialFleetRate, onThrottle, regain } from '../../shared/rate/aimd';
+import { GraphRateGate } from '../../shared/rate/gate';
 import { MemoryFleetRateStore } from '../support/memory-store';
 
 describe('AIMD', () => {

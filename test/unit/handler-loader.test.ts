@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lazyModule } from '../../shared/registration';
+import { lazyModule } from '../../shared/handler-loader';
 import { startTelemetryFromSettings } from '../../shared/telemetry-start';
 
 jest.mock('../../shared/telemetry-start', () => ({ startTelemetryFromSettings: jest.fn() }));
@@ -19,19 +19,22 @@ function loadTimeImports(file: string): string[] {
 describe('function files (cold start, bench P4)', () => {
   const files = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts'));
 
-  it('import only @azure/functions and shared/registration at load time', () => {
+  it('import only @azure/functions, shared/app-settings and shared/handler-loader at load time', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const imports = loadTimeImports(join(ROOT, 'functions', file));
       expect({
         file,
-        imports: imports.filter((i) => i !== '@azure/functions' && i !== '../shared/registration'),
+        imports: imports.filter(
+          (i) => i !== '@azure/functions' && i !== '../shared/app-settings' && i !== '../shared/handler-loader',
+        ),
       }).toEqual({ file, imports: [] });
     }
   });
 
-  it('shared/registration imports nothing at load time', () => {
-    expect(loadTimeImports(join(ROOT, 'shared', 'registration.ts'))).toEqual([]);
+  it('shared/app-settings imports nothing at load time, shared/handler-loader only app-settings', () => {
+    expect(loadTimeImports(join(ROOT, 'shared', 'app-settings.ts'))).toEqual([]);
+    expect(loadTimeImports(join(ROOT, 'shared', 'handler-loader.ts'))).toEqual(['./app-settings']);
   });
 });
 

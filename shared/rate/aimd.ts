@@ -1,0 +1,83 @@
+/**
+ * The send rate to Graph, shared by every worker of the app. Graph's real ceiling for POST /chats is
+ * not published clearly: Graph's Teams limits table puts creating a chat under "other API calls" (30/s
+ * per app per tenant), while an unpublished Teams table lists POST chats at 20 per 10 s. So the rate
+ * adapts: it starts at GRAPH_MAX_RPS, is cut on a 429 to just under what Graph was accepting before it
+ * (by 30% without enough calls to tell) and regained slowly (1% a second, at least 0.2/s). A 429 also
+ * pauses every worker for its Retry-After. The fleet's state lives in one row of the work table; each
+ * instance sends its share (fleet rate ÷ live instances, counted by heartbeats in the same table).
+ * This module is the pure maths of that rate; rate/gate.ts applies it.
+ */
+
+export interface FleetRate {
+  /** Requests per second for the whole app. */
+  rate: number;
+  /** No worker calls Graph before this time (ms since epoch). */
+  pausedUntil: number;
+  lastDecreaseAt: number;
+  lastIncreaseAt: number;
+}
+
+export interface AimdSettings {
+  maxRate: number;
+  minRate: number;
+  /** Multiplicative cut on a 429. */
+  decrease: number;
+  /** Regain per second without a 429, in requests per second: at least this much… */
+  increasePerSecond: number;
+  /** …or this fraction of the current rate, whichever is more. */
+  increaseFraction: number;
+  /** 429s within this window after a cut are echoes of the same overload, not a new signal. */
+  decreaseHoldMs: number;
+}
+
+export function aimdSettings(maxRate: number): AimdSettings {
+  return {
+    maxRate,
+    minRate: Math.min(0.5, maxRate),
+    decrease: 0.7,
+    // The regain follows the rate the fleet has learned, not the configured maximum: with GRAPH_MAX_RPS far
+    // above the real ceiling, a regain scaled to the maximum overshoots the ceiling within a second of each
+    // cut (measured: 2.5-3.7% of calls answered 429 at a 20/s ceiling with GRAPH_MAX_RPS=1000).
+    increasePerSecond: 0.2,
+    increaseFraction: 0.01,
+    decreaseHoldMs: 1_000,
+  };
+}
+
+export function initialFleetRate(settings: AimdSettings, now: number): FleetRate {
+  return { rate: settings.maxRate, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: now };
+}
+
+/** A 429: cut the rate (to no less than `acceptedRate` × 0.95 when known) and pause everyone. */
+export function onThrottle(
+  state: FleetRate,
+  settings: AimdSettings,
+  now: number,
+  retryAfterMs: number,
+  acceptedRate?: number,
+): FleetRate {
+  const pausedUntil = Math.max(state.pausedUntil, now + retryAfterMs);
+  if (now - state.lastDecreaseAt < settings.decreaseHoldMs) return { ...state, pausedUntil };
+  // What Graph accepted just before the 429 is the best estimate of its ceiling: cut to just under it, down
+  // from far above and no lower from near it (a blind 30% cut there loses throughput for every cycle after).
+  // Without a useful sample (a handful of calls), the plain multiplicative cut.
+  const informed = acceptedRate !== undefined && acceptedRate > 0;
+  let rate = informed ? Math.min(state.rate, acceptedRate * 0.95) : state.rate * settings.decrease;
+  rate = Math.max(settings.minRate, rate);
+  return { rate, pausedUntil, lastDecreaseAt: now, lastIncreaseAt: now };
+}
+
+/** Time without a 429 regains the rate slowly (1% a second, at least 0.2/s), up to the configured maximum. */
+export function regain(state: FleetRate, settings: AimdSettings, now: number): FleetRate {
+  const seconds = (now - state.lastIncreaseAt) / 1000;
+  if (seconds < 1 || state.rate >= settings.maxRate) return state;
+  return {
+    ...state,
+    rate: Math.min(
+      settings.maxRate,
+      state.rate + Math.max(settings.increasePerSecond, state.rate * settings.increaseFraction) * seconds,
+    ),
+    lastIncreaseAt: now,
+  };
+}

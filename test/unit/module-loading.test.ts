@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+/**
+ * The packages a fresh Node process has loaded after requiring `modules` (TypeScript files of ours,
+ * transpiled on the fly): jest's own module registry would hide what plain Node loads.
+ */
+function packagesLoadedBy(modules: string[]): string[] {
+  const script = `
+    const ts = require('typescript');
+    const { readFileSync } = require('node:fs');
+    require.extensions['.ts'] = (module, file) => {
+      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+        fileName: file,
+      });
+      module._compile(outputText, file);
+    };
+    const before = new Set(Object.keys(require.cache));
+    for (const m of JSON.parse(process.argv[1])) require(m);
+    const packages = new Set();
+    for (const file of Object.keys(require.cache)) {
+      if (before.has(file)) continue;
+      const match = /node_modules[\\\\/]((?:@[^\\\\/]+[\\\\/])?[^\\\\/]+)/.exec(file);
+      if (match) packages.add(match[1].replace(/\\\\/g, '/'));
+    }
+    process.stdout.write(JSON.stringify([...packages].sort()));
+  `;
+  const paths = modules.map((m) => join(ROOT, m));
+  const out = execFileSync(process.execPath, ['-e', script, JSON.stringify(paths)], { cwd: ROOT, encoding: 'utf8' });
+  return JSON.parse(out) as string[];
+}
+
+describe('what the worker path loads', () => {
+  it('bind parsing (shared/request/binds.ts) loads no package at all, zod included', () => {
+    expect(packagesLoadedBy(['shared/request/binds.ts'])).toEqual([]);
+  });
+
+  it('the AIMD maths and the queue port load no package: they are pure', () => {
+    expect(packagesLoadedBy(['shared/rate/aimd.ts', 'shared/queue/port.ts'])).toEqual([]);
+  });
+
+  it('the modules the worker (shared/worker.ts) imports load no zod', () => {
+    // shared/worker.ts still takes userFromBind from the old request-schema.ts, which re-exports the
+    // schemas too; bind parsing's own module, request/binds.ts, is required here in its place. Once
+    // worker.ts imports request/binds.ts itself, this can require shared/worker.ts alone.
+    const source = readFileSync(join(ROOT, 'shared', 'worker.ts'), 'utf8');
+    const imports = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'(\.[^']+)';/gms)].map((m) =>
+      join('shared', m[1] === './request-schema' ? './request/binds' : m[1]!).concat('.ts'),
+    );
+    expect(imports).toContain(join('shared', 'request', 'binds.ts'));
+    const loaded = packagesLoadedBy(imports);
+    expect(loaded).toContain('@microsoft/microsoft-graph-client');
+    expect(loaded).not.toContain('zod');
+  });
+
+  it('the Graph client does not load zod', () => {
+    const loaded = packagesLoadedBy(['shared/graph-client.ts']);
+    expect(loaded).toContain('@microsoft/microsoft-graph-client');
+    expect(loaded).not.toContain('zod');
+  });
+
+  it('parsing a request does load zod (so the checks above can see it)', () => {
+    expect(packagesLoadedBy(['shared/request/parse.ts'])).toContain('zod');
+  });
+});
