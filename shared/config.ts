@@ -8,7 +8,7 @@ import {
   QUEUE_NAME,
   queueNames,
   TIMESPAN,
-} from './registration';
+} from './app-settings';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, LogLevel, parseLogLevel } from './log';
 
 /**
@@ -16,7 +16,7 @@ import { DEFAULT_LOG_LEVEL, LOG_LEVELS, LogLevel, parseLogLevel } from './log';
  * reads the environment; it reports every problem at once and never echoes a secret's value.
  */
 
-// The function files read these at registration without loading zod (shared/registration.ts).
+// The function files read these at registration without loading zod (shared/app-settings.ts).
 export { pollSchedule, queueNames };
 
 /** Names of every app setting the code reads (the infra consistency test checks the Bicep sets them). */

@@ -14,7 +14,7 @@ import { ChatRequest, isFinal, State } from './model';
 import { lostRace, RequestChanges, RequestStore, Stored, transition } from './request-store';
 import { parseRequestMessage, RequestQueue } from './request-queue';
 import type { GraphRateGate } from './throttle';
-import { userFromBind } from './request-schema';
+import { userFromBind } from './request/binds';
 import { recordFinal } from './telemetry';
 
 /**

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
@@ -43,16 +42,8 @@ describe('what the worker path loads', () => {
     expect(packagesLoadedBy(['shared/rate/aimd.ts', 'shared/queue/port.ts'])).toEqual([]);
   });
 
-  it('the modules the worker (shared/worker.ts) imports load no zod', () => {
-    // shared/worker.ts still takes userFromBind from the old request-schema.ts, which re-exports the
-    // schemas too; bind parsing's own module, request/binds.ts, is required here in its place. Once
-    // worker.ts imports request/binds.ts itself, this can require shared/worker.ts alone.
-    const source = readFileSync(join(ROOT, 'shared', 'worker.ts'), 'utf8');
-    const imports = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'(\.[^']+)';/gms)].map((m) =>
-      join('shared', m[1] === './request-schema' ? './request/binds' : m[1]!).concat('.ts'),
-    );
-    expect(imports).toContain(join('shared', 'request', 'binds.ts'));
-    const loaded = packagesLoadedBy(imports);
+  it('the worker (shared/worker.ts) and everything it imports load no zod', () => {
+    const loaded = packagesLoadedBy(['shared/worker.ts']);
     expect(loaded).toContain('@microsoft/microsoft-graph-client');
     expect(loaded).not.toContain('zod');
   });
