@@ -3,9 +3,10 @@ import { AlreadyExistsError, StorageUnavailableError } from './errors';
 import { newRequestId } from './ids';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
-import type { IdempotencyRecord, RequestStore } from './request-store';
-import type { RequestQueue } from './request-queue';
-import type { FieldError, ParsedRequest } from './request-schema';
+import type { RequestQueue } from './queue/port';
+import type { FieldError } from './request/fields';
+import type { ParsedRequest } from './request/parsed';
+import { type IdempotencyRecord, type RequestStore, sendMessage } from './request-store';
 import { recordAccepted } from './telemetry';
 
 /**
@@ -163,22 +164,18 @@ export interface QueueOutage {
 async function enqueue(request: ChatRequest, deps: IntakeDeps, now: Date, outage?: QueueOutage): Promise<boolean> {
   if (outage?.down) return true;
   const delaySeconds = request.notBefore ? Math.max(0, (Date.parse(request.notBefore) - now.getTime()) / 1000) : 0;
-  try {
-    await deps.queue.send({ id: request.id, attempt: 0 }, delaySeconds);
-  } catch (error) {
-    if (outage) outage.down = true;
-    const unavailable = error instanceof StorageUnavailableError;
-    deps.log(unavailable ? 'warn' : 'error', 'request.messageDeferred', {
-      requestId: request.id,
-      attempt: 0,
-      error: (error as Error)?.name,
-    });
-    return true;
-  }
-  // Not awaited: the answer need not wait for it, and a marker left behind only makes the timer send one
-  // more (harmless, deduplicated) message a minute later.
-  deps.store.clearUnsent(request.id).catch(() => undefined);
-  return false;
+  // The marker is cleared in the background: the answer need not wait for it, and a marker left behind
+  // only makes the timer send one more (harmless, deduplicated) message a minute later.
+  const result = await sendMessage(deps, request, { delaySeconds, onSendError: 'defer', clearMarker: 'background' });
+  if (result.sent) return false;
+  if (outage) outage.down = true;
+  const unavailable = result.error instanceof StorageUnavailableError;
+  deps.log(unavailable ? 'warn' : 'error', 'request.messageDeferred', {
+    requestId: request.id,
+    attempt: 0,
+    error: (result.error as Error)?.name,
+  });
+  return true;
 }
 
 /** Cleans up, in the background, what was written ahead for a request that turned out not to be new. */

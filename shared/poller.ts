@@ -10,9 +10,9 @@ import {
 } from './graph-outcome';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
-import { isStaleIndexEntry, lostRace, RequestStore, Stored, transition } from './request-store';
-import type { RequestQueue } from './request-queue';
-import type { GraphRateGate } from './throttle';
+import type { RequestQueue } from './queue/port';
+import type { GraphRateGate } from './rate/gate';
+import { isStaleIndexEntry, lostRace, RequestStore, sendMessage, Stored, transition } from './request-store';
 import { ATTEMPT_LEASE_MS } from './worker';
 import { recordFinal } from './telemetry';
 
@@ -350,9 +350,10 @@ async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<{ read: nu
     if (stored?.value.state === State.queued) {
       const request = stored.value;
       const dueIn = Math.max(0, Date.parse(request.nextAttemptAt ?? request.createdAt) - now().getTime());
-      await deps.queue.send({ id, attempt: request.attempts }, dueIn / 1000);
+      await sendMessage(deps, request, { delaySeconds: dueIn / 1000, onSendError: 'throw', clearMarker: 'await' });
       deps.log('warn', 'request.messageResent', { requestId: id, attempt: request.attempts });
       sent += 1;
+      continue;
     }
     // A marker without a row is an intake that never finished; nothing was promised to anyone.
     await deps.store.clearUnsent(id);

@@ -1,5 +1,6 @@
 import { ConcurrencyConflictError } from './errors';
 import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
+import type { RequestQueue } from './queue/port';
 
 /**
  * The port between the service's logic and where requests live. Few methods, each race-free:
@@ -156,6 +157,71 @@ export async function transition(
     await store.scheduleCallback(next.id, new Date(now.getTime() + CALLBACK_HANDOVER_MS));
   }
   return store.replace(current, next);
+}
+
+/** Where a request's message goes, and where the marker that it is not yet known to be sent lives. */
+export interface MessageDeps {
+  store: RequestStore;
+  queue: RequestQueue;
+}
+
+/** How `sendMessage` sends a written request's message and clears its unsent marker. */
+export interface SendOptions {
+  /** How long the message stays invisible (a retry's backoff, a `notBefore`); absent: visible at once. */
+  delaySeconds?: number;
+  /**
+   * A failed send: `throw` (the caller fails: the host redelivers, the API answers 503) or `defer` (the
+   * request is accepted all the same; the result says so). Either way the marker stays and the timer sends.
+   */
+  onSendError: 'throw' | 'defer';
+  /**
+   * Clearing the marker after the send: `await` (a failure fails the caller), `quiet` (awaited, a failure
+   * ignored) or `background` (not awaited). A marker left behind only costs one more, deduplicated, message.
+   */
+  clearMarker: 'await' | 'quiet' | 'background';
+}
+
+export type SendResult = { sent: true } | { sent: false; error: unknown };
+
+/**
+ * The second half of "move the request, then make sure its message goes out": sends `{id, attempt}` for
+ * the request as written, then clears the unsent marker written before the row.
+ */
+export async function sendMessage(deps: MessageDeps, request: ChatRequest, options: SendOptions): Promise<SendResult> {
+  try {
+    await deps.queue.send({ id: request.id, attempt: request.attempts }, options.delaySeconds);
+  } catch (error) {
+    if (options.onSendError === 'throw') throw error;
+    return { sent: false, error };
+  }
+  if (options.clearMarker === 'await') await deps.store.clearUnsent(request.id);
+  else if (options.clearMarker === 'quiet') await deps.store.clearUnsent(request.id).catch(() => undefined);
+  else deps.store.clearUnsent(request.id).catch(() => undefined);
+  return { sent: true };
+}
+
+/**
+ * Moves a request to a state it runs from (`queued`) and makes sure its message goes out: the unsent
+ * marker first, then the move, then the message, then the marker cleared. Whatever fails after the
+ * marker (the send, the process), the timer finds the marker and sends the message; a failed send is
+ * thrown to the caller. Throws like `transition()` (ConcurrencyConflictError when another writer won).
+ */
+export async function transitionAndSend(
+  deps: MessageDeps,
+  current: Stored<ChatRequest>,
+  to: State,
+  changes: RequestChanges,
+  now: Date,
+  options: Pick<SendOptions, 'delaySeconds'> = {},
+): Promise<Stored<ChatRequest>> {
+  await deps.store.markUnsent([current.value.id], now);
+  const moved = await transition(deps.store, current, to, changes, now);
+  await sendMessage(deps, moved.value, {
+    delaySeconds: options.delaySeconds,
+    onSendError: 'throw',
+    clearMarker: 'quiet',
+  });
+  return moved;
 }
 
 /** True when a conditional write lost to another writer (the caller re-reads and decides). */

@@ -11,9 +11,10 @@ import {
 } from './graph-outcome';
 import type { LogFields, Logger } from './log';
 import { ChatRequest, isFinal, State } from './model';
-import { lostRace, RequestChanges, RequestStore, Stored, transition } from './request-store';
-import { parseRequestMessage, RequestQueue } from './request-queue';
-import type { GraphRateGate } from './throttle';
+import { lostRace, RequestChanges, RequestStore, Stored, transition, transitionAndSend } from './request-store';
+import { parseRequestMessage } from './queue/message';
+import type { RequestQueue } from './queue/port';
+import type { GraphRateGate } from './rate/gate';
 import { userFromBind } from './request/binds';
 import { recordFinal } from './telemetry';
 
@@ -341,11 +342,8 @@ async function applyOutcome(
           graceStartedAt:
             outcome.counts === 'grace' ? (request.graceStartedAt ?? at.toISOString()) : request.graceStartedAt,
         };
-        // The marker first: if the message cannot be sent (or we die), the timer sends it.
-        await deps.store.markUnsent([request.id], at);
-        const queued = await transition(deps.store, owned, State.queued, changes, at);
-        await deps.queue.send({ id: request.id, attempt: queued.value.attempts }, outcome.delayMs / 1000);
-        await deps.store.clearUnsent(request.id).catch(() => undefined);
+        // A failed send throws (the host redelivers); the marker makes the timer send it in any case.
+        await transitionAndSend(deps, owned, State.queued, changes, at, { delaySeconds: outcome.delayMs / 1000 });
         deps.log('info', 'request.retryScheduled', {
           requestId: request.id,
           attempt: request.attempts,

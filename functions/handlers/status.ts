@@ -13,7 +13,7 @@ import { isRequestId } from '../../shared/ids';
 import { State } from '../../shared/model';
 import { requestView } from '../../shared/waiting';
 import { problem, validationProblem } from '../../shared/problem';
-import { lostRace, transition } from '../../shared/request-store';
+import { retryFailedRequest } from '../../shared/retry';
 import { configProblem, services } from '../../shared/services';
 import { InvalidContinuationTokenError } from '../../shared/table-store';
 import { checkHealth } from '../../shared/health';
@@ -102,34 +102,10 @@ export async function retryRequest(request: HttpRequest, context: InvocationCont
     const id = request.params.id ?? '';
     if (!isRequestId(id)) return notFound(id);
     await svc.ready();
-    const stored = await svc.store.get(id);
-    if (!stored) return notFound(id);
-    if (stored.value.state !== State.failed) return notRetryable(stored.value.state, id);
-    const now = new Date();
-    try {
-      // The marker first: if storage fails after the move, the timer still sends the message.
-      await svc.store.markUnsent([id], now);
-      const queued = await transition(
-        svc.store,
-        stored,
-        State.queued,
-        {
-          transientFailures: 0,
-          graceStartedAt: undefined,
-          nextAttemptAt: undefined,
-          // The failure stays visible until the next attempt's outcome replaces it.
-          error: stored.value.error,
-        },
-        now,
-      );
-      await svc.queue.send({ id, attempt: queued.value.attempts });
-      await svc.store.clearUnsent(id).catch(() => undefined);
-      contextLogger(context)('info', 'request.retried', { requestId: id, attempt: queued.value.attempts });
-      return resourceAnswer(202, queued.value);
-    } catch (error) {
-      if (lostRace(error)) return notRetryable(error.current?.value.state ?? 'unknown', id);
-      throw error;
-    }
+    const result = await retryFailedRequest(id, { store: svc.store, queue: svc.queue, log: contextLogger(context) });
+    if (result.kind === 'not-found') return notFound(id);
+    if (result.kind === 'not-retryable') return notRetryable(result.state, id);
+    return resourceAnswer(202, result.request);
   });
 }
 
