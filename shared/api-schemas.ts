@@ -2,22 +2,21 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { HealthReport } from './health';
 import { ChatRequestResource, State, WAITING_REASONS } from './model';
+import { parseIsoDateTime } from './request/date-time';
+import type { FieldError } from './request/fields';
+import { parseProvisioningRequest } from './request/parse';
+import type { ParseOptions, ParseResult } from './request/parsed';
 import {
   ChatTypeSchema,
   ExternalIdSchema,
-  FieldError,
-  ParseResult,
   PermissionTypeSchema,
   ProvisioningRequestSchema,
   RoleSchema,
-  parseIsoDateTime,
-  parseProvisioningRequest,
-  type ParseOptions,
-} from './request-schema';
+} from './request/schemas';
 
 /**
  * The HTTP API's schemas, registered for OpenAPI. The request-body schemas are the ones parsing
- * uses (request-schema.ts); everything here is the envelope around them and the answers.
+ * uses (request/schemas.ts); everything here is the envelope around them and the answers.
  */
 
 extendZodWithOpenApi(z);

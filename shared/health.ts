@@ -1,7 +1,7 @@
 import { idTime } from './ids';
 import { isLoopbackHost } from './config';
 import { State } from './model';
-import { parseRequestMessage } from './request-queue';
+import { parseRequestMessage } from './queue/message';
 import type { Services } from './services';
 
 /** What /api/health reports: no secrets, no member data, just whether the parts work. */

@@ -1,19 +1,27 @@
 import pLimit from 'p-limit';
-import { AlreadyExistsError, StorageUnavailableError } from './errors';
+import { StorageUnavailableError } from './errors';
+import {
+  claimKeys,
+  createOnce,
+  type IdempotencyKey,
+  type IdempotencySource,
+  type KeyClaim,
+  storageKey,
+} from './idempotency';
 import { newRequestId } from './ids';
 import type { Logger } from './log';
 import { ChatRequest, State } from './model';
 import type { RequestQueue } from './queue/port';
 import type { FieldError } from './request/fields';
 import type { ParsedRequest } from './request/parsed';
-import { type IdempotencyRecord, type RequestStore, sendMessage } from './request-store';
+import { type RequestStore, sendMessage } from './request-store';
 import { recordAccepted } from './telemetry';
 
 /**
  * Accepting requests: record, then enqueue, never twice.
- * Idempotency is race-free by construction: each key row is a conditional insert (first writer wins),
- * and the request row is an insert-if-absent of the id the keys name, so concurrent duplicates all
- * converge on one request and only the writer that created the row sends its message. The row is
+ * Idempotency (idempotency.ts) is race-free by construction: each key row is a conditional insert (first
+ * writer wins), and the request row is an insert-if-absent of the id the keys name, so concurrent
+ * duplicates all converge on one request and only the writer that created the row sends its message. The row is
  * preceded by an "unsent" marker, cleared once the message is sent: a row whose message could not be
  * sent (queue down, crash) is found by the timer, which sends it.
  */
@@ -25,50 +33,10 @@ export interface IntakeDeps {
   now?: () => Date;
 }
 
-export type IdempotencySource = 'Idempotency-Key' | 'externalId' | 'webhook-id';
+export type IntakeResult = { kind: 'created'; request: ChatRequest } | Exclude<KeyClaim, { kind: 'create' }>;
 
-export interface IdempotencyKey {
-  source: IdempotencySource;
-  value: string;
-}
-
-export type IntakeResult =
-  | { kind: 'created'; request: ChatRequest }
-  | { kind: 'replayed'; request: ChatRequest }
-  | { kind: 'mismatch'; requestId: string; source: IdempotencySource };
-
-/**
- * Every key a request carries, in precedence order: the Idempotency-Key header, the caller's
- * externalId, the Standard Webhooks webhook-id. All of them are claimed, so an externalId names one
- * request whatever header came with it; the first key that was seen before decides replay or 422.
- */
-export function idempotencyKeysOf(
-  parsed: Pick<ParsedRequest, 'externalId'>,
-  headers: { idempotencyKey?: string; webhookId?: string },
-): IdempotencyKey[] {
-  const keys: IdempotencyKey[] = [];
-  if (headers.idempotencyKey) keys.push({ source: 'Idempotency-Key', value: headers.idempotencyKey });
-  if (parsed.externalId) keys.push({ source: 'externalId', value: parsed.externalId });
-  if (headers.webhookId) keys.push({ source: 'webhook-id', value: headers.webhookId });
-  return keys;
-}
-
-/** The keys of batch item `index`: the batch's header keys apply per position, the externalId as it is. */
-export function batchItemKeysOf(
-  parsed: Pick<ParsedRequest, 'externalId'>,
-  index: number,
-  headers: { idempotencyKey?: string; webhookId?: string },
-): IdempotencyKey[] {
-  return idempotencyKeysOf(parsed, {
-    idempotencyKey: headers.idempotencyKey ? `${headers.idempotencyKey}#${index}` : undefined,
-    webhookId: headers.webhookId ? `${headers.webhookId}#${index}` : undefined,
-  });
-}
-
-/** The idempotency-key row's name; status.ts looks externalIds up by the same `externalId\n<id>`. */
-export function storageKey(key: IdempotencyKey): string {
-  return `${key.source}\n${key.value}`;
-}
+// Named here too for code that took them from intake before idempotency.ts held them (bench).
+export { batchItemKeysOf, idempotencyKeysOf, storageKey } from './idempotency';
 
 export function newChatRequest(parsed: ParsedRequest, hash: string, id: string, now: Date): ChatRequest {
   const at = now.toISOString();
@@ -106,50 +74,6 @@ export function storageSizeProblem(parsed: ParsedRequest, hash: string): string 
   const chars = JSON.stringify(newChatRequest(parsed, hash, newRequestId(), new Date(0))).length;
   if (chars <= MAX_STORED_REQUEST_CHARS) return undefined;
   return `The request would take ${chars} characters to store; at most ${MAX_STORED_REQUEST_CHARS} fit (check for overlong user ids, UPNs, app ids or permission names)`;
-}
-
-type Claim = { kind: 'create'; id: string } | Exclude<IntakeResult, { kind: 'created' }>;
-
-/**
- * Claims every key for one id. A key seen before with another payload is a mismatch; with the same
- * payload it names the request (a replay), or, when that request's row is not written yet (its
- * writer is still at it, or crashed), the id to create it under, so all duplicates converge.
- */
-async function claimKeys(
-  keys: IdempotencyKey[],
-  hash: string,
-  now: Date,
-  deps: IntakeDeps,
-  proposed = newRequestId(now),
-): Promise<Claim> {
-  let id = proposed;
-  for (const key of keys) {
-    try {
-      await deps.store.claimKey(storageKey(key), { requestId: id, payloadHash: hash });
-    } catch (error) {
-      if (!(error instanceof AlreadyExistsError) || !error.existing) throw error;
-      const winner = error.existing as IdempotencyRecord;
-      if (winner.requestId === id) continue;
-      if (winner.payloadHash !== hash) return { kind: 'mismatch', requestId: winner.requestId, source: key.source };
-      const existing = await deps.store.get(winner.requestId);
-      if (existing) return { kind: 'replayed', request: existing.value };
-      id = winner.requestId;
-    }
-  }
-  return { kind: 'create', id };
-}
-
-/** Insert-if-absent of the row; losing to a concurrent duplicate makes this a replay of what won. */
-async function recordRow(request: ChatRequest, deps: IntakeDeps, indexed = false): Promise<IntakeResult | undefined> {
-  try {
-    await deps.store.create(request, { indexed });
-    return undefined;
-  } catch (error) {
-    if (error instanceof AlreadyExistsError && error.existing) {
-      return { kind: 'replayed', request: (error.existing as { value: ChatRequest }).value };
-    }
-    throw error;
-  }
 }
 
 /** Shared by the items of one batch: once the queue has failed, the rest leave their message to the timer. */
@@ -194,7 +118,7 @@ export async function submitRequest(
   // on one another, and the row (which must come after the marker and the entries) waits for all three.
   const speculative = newChatRequest(parsed, hash, newRequestId(now), now);
   const [claim] = await Promise.all([
-    claimKeys(keys, hash, now, deps, speculative.id),
+    claimKeys(keys, hash, deps.store, speculative.id),
     deps.store.markUnsent([speculative.id], now),
     deps.store.indexNew([speculative]),
   ]);
@@ -210,7 +134,7 @@ export async function submitRequest(
     await deps.store.markUnsent([request.id], now);
     await deps.store.indexNew([request]);
   }
-  const lost = await recordRow(request, deps, true);
+  const lost = await createOnce(request, deps.store, true);
   if (lost) return lost;
   const messageDeferred = await enqueue(request, deps, now);
   recordAccepted(1);
@@ -316,7 +240,7 @@ export async function submitBatch(
         const ahead = speculative.get(item)!;
         let usedAhead = false;
         const result = await guarded(item.index, async () => {
-          const claim = await claimKeys(item.keys, item.hash, now, deps, ahead.id);
+          const claim = await claimKeys(item.keys, item.hash, deps.store, ahead.id);
           if (claim.kind === 'mismatch') return mismatchError(item.index, claim);
           if (claim.kind === 'replayed') return { index: item.index, status: 'replayed', id: claim.request.id };
           if (claim.id === ahead.id) {
@@ -368,7 +292,7 @@ export async function submitBatch(
       toCreate.map(({ item, request }) =>
         limit(async () => {
           const result = await guarded(item.index, async () => {
-            const lost = await recordRow(request, deps, true);
+            const lost = await createOnce(request, deps.store, true);
             return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
           });
           if (result) {

@@ -1,7 +1,7 @@
 import { State } from './model';
 import { COUNT_LIMIT, type OpsSummary } from './ops-schemas';
 import type { Services } from './services';
-import { TableFleetRateStore } from './throttle';
+import { TableFleetRateStore } from './rate/table-store';
 
 /**
  * GET /api/ops/summary: what the ops page shows at the top, read through the store and the shared rate

@@ -1,7 +1,7 @@
 import type { Logger } from './log';
 import { ChatRequest, isFinal, State } from './model';
 import { lostRace, RequestStore, transition } from './request-store';
-import { parseRequestMessage } from './request-queue';
+import { parseRequestMessage } from './queue/message';
 import { recordFinal } from './telemetry';
 
 export interface PoisonDeps {

@@ -1,4 +1,5 @@
 import { ConcurrencyConflictError } from './errors';
+import type { IdempotencyStore } from './idempotency';
 import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
 import type { RequestQueue } from './queue/port';
 
@@ -41,11 +42,6 @@ export function withCheck(request: ChatRequest, check: PendingCheck): ChatReques
   return next;
 }
 
-export interface IdempotencyRecord {
-  requestId: string;
-  payloadHash: string;
-}
-
 export interface ListQuery {
   state?: State;
   /** Only requests created at or after this time. */
@@ -74,7 +70,8 @@ export function isStaleIndexEntry(indexedAt: string | undefined, now: Date): boo
   return indexedAt !== undefined && now.getTime() - Date.parse(indexedAt) > STALE_INDEX_MS;
 }
 
-export interface RequestStore {
+/** Requests' rows, their indexes and markers; and, as the same table holds them, idempotency keys. */
+export interface RequestStore extends IdempotencyStore {
   get(id: string): Promise<Stored<ChatRequest> | undefined>;
   /**
    * Insert-if-absent; throws AlreadyExistsError carrying the stored request when the id exists. Writes the
@@ -98,9 +95,6 @@ export interface RequestStore {
    * as `current` was read: of two overlapping checks one records; the other gets ConcurrencyConflictError.
    */
   recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>>;
-  /** Insert-if-absent of an idempotency key; throws AlreadyExistsError carrying the existing record. */
-  claimKey(key: string, record: IdempotencyRecord): Promise<void>;
-  findKey(key: string): Promise<IdempotencyRecord | undefined>;
   list(query: ListQuery): Promise<ListPage>;
   /**
    * How many index entries `state` has, counting at most `limit` (the ops page's counts). An index is a

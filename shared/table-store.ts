@@ -8,11 +8,11 @@ import {
   isNotFound,
   isPreconditionFailed,
 } from './errors';
+import type { IdempotencyRecord, IdempotencyStore } from './idempotency';
 import { lowestIdAt } from './ids';
 import { ChatRequest, isFinal, State } from './model';
 import {
   DueEntry,
-  IdempotencyRecord,
   isStaleIndexEntry,
   ListPage,
   ListQuery,
@@ -145,7 +145,7 @@ function dueAtOf(request: ChatRequest): string | undefined {
   return undefined;
 }
 
-export class TableRequestStore implements RequestStore {
+export class TableRequestStore implements RequestStore, IdempotencyStore {
   /** `work` is the work table; tests may pass one table for both. */
   constructor(
     private readonly table: TableClient,

@@ -9,19 +9,14 @@ import {
   signatureProblem,
 } from '../../shared/http-answers';
 import { StorageUnavailableError } from '../../shared/errors';
-import {
-  batchItemKeysOf,
-  idempotencyKeysOf,
-  submitBatch,
-  storageSizeProblem,
-  submitRequest,
-  BatchItem,
-  BatchItemResult,
-} from '../../shared/intake';
+import { batchItemKeysOf, idempotencyKeysOf, payloadHash } from '../../shared/idempotency';
+import { submitBatch, storageSizeProblem, submitRequest, BatchItem, BatchItemResult } from '../../shared/intake';
 import { parseBatchRequest } from '../../shared/api-schemas';
 import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_BODY_BYTES, readJsonBody } from '../../shared/json-body';
 import { problem, validationProblem } from '../../shared/problem';
-import { FieldError, parseOptionsFor, parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
+import type { FieldError } from '../../shared/request/fields';
+import { parseProvisioningRequest } from '../../shared/request/parse';
+import { parseOptionsFor } from '../../shared/request/parsed';
 import { services } from '../../shared/services';
 
 const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;

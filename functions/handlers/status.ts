@@ -9,6 +9,7 @@ import {
   resourceAnswer,
   signatureProblem,
 } from '../../shared/http-answers';
+import { findByExternalId } from '../../shared/idempotency';
 import { isRequestId } from '../../shared/ids';
 import { State } from '../../shared/model';
 import { requestView } from '../../shared/waiting';
@@ -43,8 +44,8 @@ export async function listRequests(request: HttpRequest, context: InvocationCont
     const view = { now: new Date(), graceMinutes: svc.config.newUserGraceMinutes };
     if (externalId !== undefined) {
       // An externalId names at most one request: its idempotency key row points at it.
-      const key = await svc.store.findKey(`externalId\n${externalId}`);
-      const stored = key ? await svc.store.get(key.requestId) : undefined;
+      const requestId = await findByExternalId(svc.store, externalId);
+      const stored = requestId ? await svc.store.get(requestId) : undefined;
       const match =
         stored && (!state || stored.value.state === state) && (!since || stored.value.createdAt >= since)
           ? [requestView(stored.value, view)]

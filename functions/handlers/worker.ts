@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { contextLogger } from '../../shared/http-answers';
 import { deliverOnFinal } from '../../shared/callbacks';
 import { services } from '../../shared/services';
-import { parseRequestMessage } from '../../shared/request-queue';
+import { parseRequestMessage } from '../../shared/queue/message';
 import { processRequestMessage } from '../../shared/worker';
 
 /**

@@ -1,8 +1,8 @@
 import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/errors';
+import type { IdempotencyRecord } from '../../shared/idempotency';
 import { ChatRequest, State } from '../../shared/model';
 import {
   DueEntry,
-  IdempotencyRecord,
   ListPage,
   ListQuery,
   PendingCheck,
