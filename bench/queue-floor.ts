@@ -5,7 +5,7 @@ import { childPids, cpuSecondsOf, startStorage } from './stack';
 
 /**
  * P1's queue floor (information): what this Azurite alone allows a pipeline that holds its backlog in
- * the queue, one message per request as docs/DESIGN.md has it. On a fresh Azurite, `messages` messages
+ * the queue, one message per request as docs/architecture.md has it. On a fresh Azurite, `messages` messages
  * like the service's are sent (16 at a time), then received 16 at a time by two receivers (host.json's
  * batchSize) and deleted, with the SDK alone: no tables, no Graph, no host. Every request in P1 costs at
  * least that send, its share of a receive and that delete.
