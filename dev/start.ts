@@ -23,6 +23,9 @@ import { simulatorSettings, writeTrustBundle } from './simulator/settings';
  * - LOCAL_DATA_DIR: where the run keeps its data (default .data, relative to the project).
  * - LOCAL_HOST_PORT: the host's port (default local.settings.json Host.LocalHttpPort, else 7071; 0 = any free port).
  * - SIMULATOR_PORT: the simulator's port (default: the one it had last time, else any free port).
+ * - LOCAL_QUEUE_LEASE_SECONDS: how long a queue message taken by the worker stays invisible, renewed while it runs
+ *   (default 30; the Functions host in Azure uses 10 minutes): after a crash of the run, what the dead worker
+ *   held is picked up again this long after, not 10 minutes later.
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -52,6 +55,16 @@ function portSetting(settings: Record<string, string>, name: string): number | u
     throw new StartProblem(`${name} is not a port (0-65535, 0 = any free port): ${JSON.stringify(raw)}`);
   }
   return port;
+}
+
+function secondsSetting(settings: Record<string, string>, name: string): number | undefined {
+  const raw = settings[name]?.trim();
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 2 || seconds > 600) {
+    throw new StartProblem(`${name} must be a whole number of seconds from 2 to 600: ${JSON.stringify(raw)}`);
+  }
+  return seconds;
 }
 
 /**
@@ -127,6 +140,7 @@ async function main(): Promise<void> {
       );
     }
 
+    const queueLeaseSeconds = secondsSetting(settings, 'LOCAL_QUEUE_LEASE_SECONDS') ?? 30;
     const simulatorState = join(data, 'simulator', 'state.json');
     const hostPort = portSetting(settings, 'LOCAL_HOST_PORT') ?? local?.localHttpPort ?? 7071;
     const simulatorPort =
@@ -192,7 +206,14 @@ async function main(): Promise<void> {
     // Settings from the shell still win: only fill in what is not set.
     for (const [key, value] of Object.entries(env)) if (process.env[key] === undefined) process.env[key] = value;
     const key = functionKey(data);
-    host = await startLocalHost({ appRoot: ROOT, port: hostPort, env, functionKeys: [key], masterKey: key });
+    host = await startLocalHost({
+      appRoot: ROOT,
+      port: hostPort,
+      env,
+      functionKeys: [key],
+      masterKey: key,
+      queueLeaseMs: queueLeaseSeconds * 1000,
+    });
     console.log(banner(host, key, sim, caPath));
   } catch (error) {
     const message = error instanceof StartProblem ? error.message : (error as Error).message;

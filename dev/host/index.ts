@@ -55,6 +55,11 @@ export interface LocalHostOptions {
   functionKeys?: string[];
   /** Accepted for 'function' and 'admin' levels. */
   masterKey?: string;
+  /**
+   * How long a received queue message stays invisible (renewed at half of it while the function runs); default
+   * 10 minutes, as the Functions host. After a crash of the host its messages come back when this runs out.
+   */
+  queueLeaseMs?: number;
   /** Structured host logs; default: JSON lines on stdout. */
   logger?: (line: object) => void;
 }
@@ -287,6 +292,7 @@ async function start(
         queue: queueClient(trigger.connection, queueName),
         poisonQueue: poisonName ? queueClient(trigger.connection, poisonName) : undefined,
         options: config.queues,
+        leaseMs: options.queueLeaseMs,
         emit,
         process: async (message, body) => {
           const outcome = await runner.invoke(
