@@ -29,6 +29,8 @@ import { simulatorSettings, writeTrustBundle } from './simulator/settings';
  */
 
 const ROOT = resolve(__dirname, '..', '..');
+/** A Teams app id the simulator's catalog does not hold: the banner's way to make a request fail. */
+const UNKNOWN_TEAMS_APP = '00000000-0000-4000-8000-00000000f411';
 /** The people of the README's, docs/' and examples/' requests, known to the local run's simulator. */
 const EXAMPLE_USERS = join(ROOT, 'dev', 'simulator', 'example-users.json');
 
@@ -254,9 +256,9 @@ function banner(host: LocalHost, key: string, sim: GraphSimulator | undefined, c
       `  chats made:   ${curl} ${sim.url}/_sim/chats`,
       `  add a user:   ${curl} -X POST ${sim.url}/_sim/users ${json} -d '{"userPrincipalName":"new.hire@contoso.com"}'`,
       `  add an app:   ${curl} -X POST ${sim.url}/_sim/apps ${json} -d '{"id":"<teamsAppId>"}'`,
-      '  make a request fail: put "unlicensed@contoso.com" among its members (Graph answers 403, the request',
-      `  fails with a permanent error), or fail its operation: ${curl} -X POST ${sim.url}/_sim/config ${json} \\`,
-      `    -d '{"defaultOperationFate":"failed"}'   (chats with apps are made by an operation)`,
+      '  make a request fail: name a Teams app that is not in its catalog, e.g. add to the request',
+      `    "apps":[{"teamsAppId":"${UNKNOWN_TEAMS_APP}"}]   (Graph answers 400, the request fails at once;`,
+      '    a member unlicensed@contoso.com gets 403, retried through the new-hire grace before it fails)',
     );
   }
   lines.push('');

@@ -131,11 +131,24 @@ describe('a local run', () => {
     expect(readFileSync(banner.caPath, 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(run.output).toContain(`${banner.simulatorUrl}/_sim/users`);
     expect(run.output).toContain(`${banner.simulatorUrl}/_sim/apps`);
-    expect(run.output).toContain('unlicensed@contoso.com');
     // The key works, and the control API answers with the CA file the banner names.
     expect((await callHost(banner, 'GET', '/api/requests?top=1')).status).toBe(200);
     const { users } = (await callSimulator(banner, 'GET', '/_sim/users')) as { users: { userPrincipalName: string }[] };
     expect(users.map((u) => u.userPrincipalName)).toEqual(expect.arrayContaining(['ana.souza@contoso.com']));
+  });
+
+  test("the banner's way to make a request fail works: a Teams app the catalog does not hold", async () => {
+    const app = /"apps":\[\{"teamsAppId":"([0-9a-f-]{36})"\}\]/.exec(run.output)?.[1];
+    expect(app).toBeDefined();
+    const answer = await callHost(banner, 'POST', '/api/requests', {
+      chatType: 'group',
+      topic: 'Fails on purpose',
+      members: ['ana.souza@contoso.com', 'li.wei@contoso.com'],
+      apps: [{ teamsAppId: app }],
+    });
+    expect(answer.status).toBe(202);
+    const resource = await until(banner, String(answer.body.id), (r) => FINAL.has(r.state));
+    expect(resource.state).toBe('failed');
   });
 
   test('every example of README.md, docs/ and examples/ finishes', async () => {

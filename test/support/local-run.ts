@@ -140,7 +140,7 @@ export class LocalRun {
     return new Promise((done) => {
       const onData = (): void => {
         // The banner ends with the simulator's lines; wait for its last one.
-        if (!this.output.includes('defaultOperationFate')) return;
+        if (!this.output.includes('new-hire grace before it fails)')) return;
         const banner = parseBanner(this.output);
         if (!banner) return;
         child.stdout?.off('data', onData);
