@@ -155,8 +155,8 @@ describe('a local run', () => {
     const examples = allExamples();
     // The extraction must find the examples it is meant to (a format change would otherwise pass silently).
     const sources = new Set(examples.map((e) => e.source.split(' ')[0]));
-    expect(sources).toEqual(
-      new Set([
+    expect([...sources]).toEqual(
+      expect.arrayContaining([
         'README.md',
         'docs/api.md',
         'docs/cli.md',
