@@ -151,48 +151,56 @@ describe('a local run', () => {
     expect(resource.state).toBe('failed');
   });
 
-  test('every example of README.md, docs/ and examples/ finishes', async () => {
-    const examples = allExamples();
-    // The extraction must find the examples it is meant to (a format change would otherwise pass silently).
-    const sources = new Set(examples.map((e) => e.source.split(' ')[0]));
-    expect([...sources]).toEqual(
-      expect.arrayContaining([
-        'README.md',
-        'docs/api.md',
-        'docs/cli.md',
-        'docs/deploy.md',
-        'examples/new-hires.csv',
-        'examples/new-hires.jsonl',
-      ]),
-    );
-    const now = Date.now();
-    const submitted: { example: DocExample; id: string; waitsFor?: string }[] = [];
-    for (const [index, example] of examples.entries()) {
-      const body = { ...example.body };
-      // The same externalId appears in several files with different bodies (each a separate example).
-      if (typeof body.externalId === 'string') body.externalId = `${body.externalId}-example-${index}`;
-      const answer = await callHost(banner, 'POST', '/api/requests', body);
-      if (answer.status !== 202) throw new Error(`${example.source}: ${answer.status} ${JSON.stringify(answer.body)}`);
-      const notBefore =
-        typeof body.notBefore === 'string' && Date.parse(body.notBefore) > now ? body.notBefore : undefined;
-      submitted.push({ example, id: String(answer.body.id), waitsFor: notBefore });
-    }
-    const outcomes: string[] = [];
-    for (const { example, id, waitsFor } of submitted) {
-      if (waitsFor) {
-        // Documented: a request waits for its notBefore; these examples' dates are in the future.
-        const resource = await until(banner, id, (r) => r.state === 'queued');
-        outcomes.push(`${example.source}: ${resource.state} until ${String(resource.notBefore)}`);
-        continue;
-      }
-      const resource = await until(banner, id, (r) => FINAL.has(r.state));
-      outcomes.push(
-        `${example.source}: ${resource.state}${resource.error ? ` ${JSON.stringify(resource.error)}` : ''}`,
+  /** Every example, one after the other; those with apps go through a Graph operation the 5 s timer polls. */
+  const everyExampleMs = 5 * 60_000;
+
+  test(
+    'every example of README.md, docs/ and examples/ finishes',
+    async () => {
+      const examples = allExamples();
+      // The extraction must find the examples it is meant to (a format change would otherwise pass silently).
+      const sources = new Set(examples.map((e) => e.source.split(' ')[0]));
+      expect([...sources]).toEqual(
+        expect.arrayContaining([
+          'README.md',
+          'docs/api.md',
+          'docs/cli.md',
+          'docs/deploy.md',
+          'examples/new-hires.csv',
+          'examples/new-hires.jsonl',
+        ]),
       );
-    }
-    const unexpected = outcomes.filter((o) => !/: succeeded$|: queued until /.test(o));
-    expect(unexpected).toEqual([]);
-  });
+      const now = Date.now();
+      const submitted: { example: DocExample; id: string; waitsFor?: string }[] = [];
+      for (const [index, example] of examples.entries()) {
+        const body = { ...example.body };
+        // The same externalId appears in several files with different bodies (each a separate example).
+        if (typeof body.externalId === 'string') body.externalId = `${body.externalId}-example-${index}`;
+        const answer = await callHost(banner, 'POST', '/api/requests', body);
+        if (answer.status !== 202)
+          throw new Error(`${example.source}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        const notBefore =
+          typeof body.notBefore === 'string' && Date.parse(body.notBefore) > now ? body.notBefore : undefined;
+        submitted.push({ example, id: String(answer.body.id), waitsFor: notBefore });
+      }
+      const outcomes: string[] = [];
+      for (const { example, id, waitsFor } of submitted) {
+        if (waitsFor) {
+          // Documented: a request waits for its notBefore; these examples' dates are in the future.
+          const resource = await until(banner, id, (r) => r.state === 'queued');
+          outcomes.push(`${example.source}: ${resource.state} until ${String(resource.notBefore)}`);
+          continue;
+        }
+        const resource = await until(banner, id, (r) => FINAL.has(r.state));
+        outcomes.push(
+          `${example.source}: ${resource.state}${resource.error ? ` ${JSON.stringify(resource.error)}` : ''}`,
+        );
+      }
+      const unexpected = outcomes.filter((o) => !/: succeeded$|: queued until /.test(o));
+      expect(unexpected).toEqual([]);
+    },
+    everyExampleMs,
+  );
 });
 
 describe('kill -9 of npm start', () => {
