@@ -2,9 +2,11 @@
  * Starts Azurite (the `azurite` devDependency) on 127.0.0.1 with free ports, for `npm start` and the tests.
  *
  * - `--disableTelemetry` always: Azurite reports usage to a remote endpoint otherwise.
- * - `--skipApiVersionCheck`: needed. @azure/storage-queue 12.30.0 sends x-ms-version 2026-04-06, newer than
- *   Azurite 3.35.0 accepts (2025-11-05), and queue calls fail with 400 InvalidHeaderValue without it.
- *   (@azure/data-tables 13.3.2 alone would not need it.)
+ * - `--skipApiVersionCheck`: kept although Azurite 3.37.0 accepts x-ms-version up to 2026-06-06 and
+ *   @azure/storage-queue 12.30.0 sends 2026-04-06: with 3.35.0 (2025-11-05) queue calls failed with 400
+ *   InvalidHeaderValue, and an SDK upgrade ahead of Azurite would bring that back.
+ * - The installed Azurite is patched (patches/azurite+3.37.0.patch, applied by `npm ci`'s postinstall): one
+ *   guard that stops every queue receive/delete/update from rebuilding the message indexes (bench/README.md).
  * - `--loose` is not used: the SDKs work without it.
  * - Ports: Azurite is given port 0 and reports the ports it bound, so there is no find-then-bind race.
  */
