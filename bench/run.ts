@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only p1,p2,p3,p4] [--ceilings 50,20] [--requests N]
+ * `npm run bench [-- --quick] [--only calls,p1,p2,p3,p4] [--ceilings 50,20] [--requests N]
  *   [--graph-latency-ms 100] [--history N] [--out bench/results.json] [--profile-host DIR]`
  *
  * Runs P1–P4 and the memory figure against Azurite and the Graph simulator, prints a table with
@@ -15,6 +15,7 @@ import { type P3Result, runP3 } from './p3-poller';
 import { type P4Result, runP4 } from './p4-cold-start';
 import { type QueueFloorResult, runQueueFloor } from './queue-floor';
 import { ROOT } from './stack';
+import { runStorageCalls, type StageCounts, type StorageCallsResult } from './storage-calls';
 import { formatMarkdownTable, formatTable, formatValue, type Goal, judge, parseArgs, type Verdict } from './stats';
 
 export interface BenchSizes {
@@ -280,6 +281,40 @@ export function p4Rows(r: P4Result, verdicts: Verdict[]): Row[] {
   ];
 }
 
+function stageText(c: StageCounts): string {
+  const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+  return `intake ${n(c.intake)} + worker ${n(c.worker)} + poller ${n(c.poller)} = ${n(c.total)}`;
+}
+
+export function storageCallRows(r: StorageCallsResult, verdicts: Verdict[]): Row[] {
+  const b = 'Storage calls';
+  return [
+    goalRow(b, verdicts, {
+      id: 'CALLS-intake',
+      name: 'intake of one request (table + queue round trips)',
+      value: r.chat201.intake,
+      comparison: '<=',
+      target: 3,
+      unit: 'count',
+    }),
+    goalRow(b, verdicts, {
+      id: 'CALLS-201',
+      name: `whole life of a 201 chat (${stageText(r.chat201)})`,
+      value: r.chat201.total,
+      comparison: '<=',
+      target: 8,
+      unit: 'count',
+    }),
+    infoRow(b, `202 chat (${r.chat202.ticks} timer ticks)`, stageText(r.chat202)),
+    infoRow(b, `batch item (batch of ${r.batchItem.batchSize})`, stageText(r.batchItem)),
+    infoRow(
+      b,
+      'shared, not per request: an empty timer tick / the rate gate during the worker stages',
+      `${r.emptyTick} / ${r.gateCalls}`,
+    ),
+  ];
+}
+
 function errorRow(bench: string, verdicts: Verdict[], error: unknown): Row {
   const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
   verdicts.push({ id: `${bench}-error`, name: 'ran', value: Number.NaN, comparison: '==', target: 0, pass: false });
@@ -295,7 +330,8 @@ function errorRow(bench: string, verdicts: Verdict[], error: unknown): Row {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const quick = args.has('quick');
-  const only = typeof args.get('only') === 'string' ? String(args.get('only')).split(',') : ['p1', 'p2', 'p3', 'p4'];
+  const only =
+    typeof args.get('only') === 'string' ? String(args.get('only')).split(',') : ['calls', 'p1', 'p2', 'p3', 'p4'];
   const sizes = sizesFor(quick, args);
   const out = typeof args.get('out') === 'string' ? String(args.get('out')) : join(ROOT, 'bench', 'results.json');
   const log = (line: string): void => console.log(line);
@@ -317,6 +353,7 @@ async function main(): Promise<void> {
     p2?: P2Result;
     p3?: P3Result;
     p4?: P4Result;
+    storageCalls?: StorageCallsResult;
     errors: Record<string, string>;
   } = {
     errors: {},
@@ -334,6 +371,11 @@ async function main(): Promise<void> {
   if (only.includes('p4')) {
     await attempt('p4', async () => {
       results.p4 = await runP4({ runs: sizes.p4Runs, breakdownRuns: sizes.p4BreakdownRuns, log });
+    });
+  }
+  if (only.includes('calls')) {
+    await attempt('calls', async () => {
+      results.storageCalls = await runStorageCalls({ batchSize: 100, log });
     });
   }
   if (only.includes('p2')) {
@@ -375,6 +417,7 @@ async function main(): Promise<void> {
     ...(results.p2 ? p2Rows(results.p2, verdicts) : []),
     ...(results.p3 ? p3Rows(results.p3, verdicts) : []),
     ...(results.p4 ? p4Rows(results.p4, verdicts) : []),
+    ...(results.storageCalls ? storageCallRows(results.storageCalls, verdicts) : []),
     ...rows,
   ];
   const header = ['bench', 'measure', 'value', 'goal', 'result'];
