@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only calls,p1,p2,p3,p4] [--ceilings 50,20] [--requests N]
+ * `npm run bench [-- --quick] [--only calls,p1,p2,p3,p4,p5] [--fleet-hosts 3] [--fleet-requests N] [--ceilings 50,20] [--requests N]
  *   [--graph-latency-ms 100] [--history N] [--out bench/results.json] [--profile-host DIR]`
  *
  * Runs P1–P4 and the memory figure against Azurite and the Graph simulator, prints a table with
@@ -13,6 +13,7 @@ import { type P1Result, runP1 } from './p1-bulk';
 import { type P2Result, runP2 } from './p2-intake';
 import { type P3Result, runP3 } from './p3-poller';
 import { type P4Result, runP4 } from './p4-cold-start';
+import { type P5Result, runP5 } from './p5-fleet';
 import { type QueueFloorResult, runQueueFloor } from './queue-floor';
 import { ROOT } from './stack';
 import { runStorageCalls, type StageCounts, type StorageCallsResult } from './storage-calls';
@@ -31,6 +32,8 @@ export interface BenchSizes {
   p3Ticks: number;
   p4Runs: number;
   p4BreakdownRuns: number;
+  p5Hosts: number;
+  p5Requests: number;
 }
 
 export function sizesFor(quick: boolean, args: Map<string, string | true>): BenchSizes {
@@ -62,6 +65,8 @@ export function sizesFor(quick: boolean, args: Map<string, string | true>): Benc
     p3Ticks: quick ? 5 : 31,
     p4Runs: quick ? 3 : 21,
     p4BreakdownRuns: quick ? 0 : 3,
+    p5Hosts: number('fleet-hosts', 3),
+    p5Requests: number('fleet-requests', quick ? 300 : 2_000),
   };
 }
 
@@ -281,6 +286,86 @@ export function p4Rows(r: P4Result, verdicts: Verdict[]): Row[] {
   ];
 }
 
+export function p5Rows(results: P5Result[], verdicts: Verdict[]): Row[] {
+  const rows: Row[] = [];
+  const fleets = results.filter((r) => r.hosts > 1);
+  for (const r of fleets) {
+    const b = `P5 @${r.ceiling}/s`;
+    const id = `P5-${r.ceiling}`;
+    const single = results.find((s) => s.ceiling === r.ceiling && s.hosts === 1);
+    const rates = r.rateTimeline.map((s) => s.rate).filter((x): x is number => x !== null);
+    rows.push(
+      goalRow(b, verdicts, {
+        id: `${id}-rate`,
+        name: `${r.hosts} hosts: achieved ${r.achievedRate.toFixed(1)} chats/s ÷ ceiling ${r.ceiling}/s (told none)`,
+        value: r.achievedOverCeiling,
+        comparison: '>=',
+        target: 0.95,
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-429`,
+        name: `${r.hosts} hosts: 429 share of ${r.graphCalls} Graph calls`,
+        value: r.share429,
+        comparison: '<=',
+        target: 0.01,
+        unit: 'percent',
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-lost`,
+        name: r.timedOut
+          ? `${r.hosts} hosts: not final when the bench stopped waiting (accepted ${r.accepted})`
+          : `${r.hosts} hosts: lost (of ${r.requests} sent: rejected + accepted and not final; accepted ${r.accepted})`,
+        value: r.lost,
+        comparison: '==',
+        target: 0,
+        unit: 'count',
+      }),
+      goalRow(b, verdicts, {
+        id: `${id}-dup`,
+        name: `${r.hosts} hosts: duplicate chats`,
+        value: r.duplicates,
+        comparison: '==',
+        target: 0,
+        unit: 'count',
+      }),
+      ...(single
+        ? [
+            infoRow(
+              b,
+              '1 host, the same run beside it: achieved ÷ ceiling, 429 share, lost, duplicates',
+              `${formatValue(single.achievedOverCeiling)} (${single.achievedRate.toFixed(1)}/s), ${formatValue(single.share429, 'percent')}, ${single.lost}, ${single.duplicates}`,
+            ),
+          ]
+        : []),
+      infoRow(
+        b,
+        `rate row: conflicting writes (412/409) of all writes; per second mean / max`,
+        `${r.rateRow.conflicts} of ${r.rateRow.writes}; ${r.rateRow.conflictsPerSecond.toFixed(2)} / ${r.rateRow.maxConflictsInASecond}` +
+          (single ? ` (1 host: ${single.rateRow.conflicts} of ${single.rateRow.writes})` : ''),
+      ),
+      infoRow(
+        b,
+        'fleet rate in the shared row: first / min / last sample (timeline in results.json)',
+        rates.length > 0
+          ? `${rates[0]!.toFixed(1)} / ${Math.min(...rates).toFixed(1)} / ${rates[rates.length - 1]!.toFixed(1)} per s`
+          : 'never written',
+      ),
+      infoRow(
+        'Memory',
+        `peak RSS (VmHWM) per host during P5 @${r.ceiling}/s, ${r.hosts} hosts`,
+        r.hostPeakRssMiB.map((m) => formatValue(m, 'MiB')).join(' / ') +
+          (single ? ` (1 host: ${formatValue(single.hostPeakRssMiB[0] ?? Number.NaN, 'MiB')})` : ''),
+      ),
+      infoRow(
+        b,
+        'CPU s: hosts / Azurite',
+        `${r.cpuSeconds.hosts.map((c) => c.toFixed(1)).join(' + ')} / ${r.cpuSeconds.azurite.toFixed(1)} in ${r.cpuSeconds.wallClock.toFixed(1)} s`,
+      ),
+    );
+  }
+  return rows;
+}
+
 function stageText(c: StageCounts): string {
   const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
   return `intake ${n(c.intake)} + worker ${n(c.worker)} + poller ${n(c.poller)} = ${n(c.total)}`;
@@ -331,7 +416,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const quick = args.has('quick');
   const only =
-    typeof args.get('only') === 'string' ? String(args.get('only')).split(',') : ['calls', 'p1', 'p2', 'p3', 'p4'];
+    typeof args.get('only') === 'string'
+      ? String(args.get('only')).split(',')
+      : ['calls', 'p1', 'p2', 'p3', 'p4', 'p5'];
   const sizes = sizesFor(quick, args);
   const out = typeof args.get('out') === 'string' ? String(args.get('out')) : join(ROOT, 'bench', 'results.json');
   const log = (line: string): void => console.log(line);
@@ -354,6 +441,7 @@ async function main(): Promise<void> {
     p3?: P3Result;
     p4?: P4Result;
     storageCalls?: StorageCallsResult;
+    p5?: P5Result[];
     errors: Record<string, string>;
   } = {
     errors: {},
@@ -411,12 +499,27 @@ async function main(): Promise<void> {
     }
   }
 
+  if (only.includes('p5')) {
+    results.p5 = [];
+    for (const ceiling of sizes.ceilings) {
+      // The fleet, then the same run with one host beside it (fresh Azurite and simulator each).
+      for (const hosts of [sizes.p5Hosts, 1]) {
+        await attempt(`p5@${ceiling}x${hosts}`, async () => {
+          results.p5!.push(
+            await runP5({ ceiling, hosts, requests: sizes.p5Requests, graphLatencyMs: sizes.graphLatencyMs, log }),
+          );
+        });
+      }
+    }
+  }
+
   // Printed in benchmark order, whatever order they ran in.
   const ordered: Row[] = [
     ...(results.p1 ? p1Rows(results.p1, verdicts, results.p1QueueFloor) : []),
     ...(results.p2 ? p2Rows(results.p2, verdicts) : []),
     ...(results.p3 ? p3Rows(results.p3, verdicts) : []),
     ...(results.p4 ? p4Rows(results.p4, verdicts) : []),
+    ...(results.p5 ? p5Rows(results.p5, verdicts) : []),
     ...(results.storageCalls ? storageCallRows(results.storageCalls, verdicts) : []),
     ...rows,
   ];

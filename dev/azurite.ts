@@ -21,6 +21,11 @@ export interface AzuriteOptions {
   location?: string;
   /** true: Azurite's own output (and access log) is not shown. */
   silent?: boolean;
+  /**
+   * Azurite's output line by line (its access log included, whatever `silent` says) to this function
+   * instead of the console: the benchmarks count conditional-write conflicts from it.
+   */
+  onLine?: (line: string) => void;
 }
 
 export interface Azurite {
@@ -151,7 +156,7 @@ async function launch(
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
-    ...(options.silent ? ['--silent'] : []),
+    ...(options.silent && !options.onLine ? ['--silent'] : []),
   ];
   const child = spawn(process.execPath, ['-e', wrapper, azuriteCli, ...args], {
     cwd: workDir,
@@ -161,8 +166,15 @@ async function launch(
   killAllOnExit();
   const urls: Partial<Record<'blob' | 'queue' | 'table', string>> = {};
   let output = '';
-  const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
-    if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+  const forward = (stream: NodeJS.WriteStream) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      if (options.onLine) {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) options.onLine(line);
+      } else if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+    };
   };
   child.stdout?.on('data', forward(process.stdout));
   child.stderr?.on('data', forward(process.stderr));
