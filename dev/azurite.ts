@@ -2,9 +2,11 @@
  * Starts Azurite (the `azurite` devDependency) on 127.0.0.1 with free ports, for `npm start` and the tests.
  *
  * - `--disableTelemetry` always: Azurite reports usage to a remote endpoint otherwise.
- * - `--skipApiVersionCheck`: needed. @azure/storage-queue 12.30.0 sends x-ms-version 2026-04-06, newer than
- *   Azurite 3.35.0 accepts (2025-11-05), and queue calls fail with 400 InvalidHeaderValue without it.
- *   (@azure/data-tables 13.3.2 alone would not need it.)
+ * - `--skipApiVersionCheck`: kept although Azurite 3.37.0 accepts x-ms-version up to 2026-06-06 and
+ *   @azure/storage-queue 12.30.0 sends 2026-04-06: with 3.35.0 (2025-11-05) queue calls failed with 400
+ *   InvalidHeaderValue, and an SDK upgrade ahead of Azurite would bring that back.
+ * - The installed Azurite is patched (patches/azurite+3.37.0.patch, applied by `npm ci`'s postinstall): one
+ *   guard that stops every queue receive/delete/update from rebuilding the message indexes (bench/README.md).
  * - `--loose` is not used: the SDKs work without it.
  * - Ports: Azurite is given port 0 and reports the ports it bound, so there is no find-then-bind race.
  */
@@ -21,6 +23,11 @@ export interface AzuriteOptions {
   silent?: boolean;
   /** With `location`: how long to wait for a previous Azurite on the same folder to finish saving (default 30 s). */
   previousWaitMs?: number;
+  /**
+   * Azurite's output line by line (its access log included, whatever `silent` says) to this function
+   * instead of the console: the benchmarks count conditional-write conflicts from it.
+   */
+  onLine?: (line: string) => void;
 }
 
 export interface Azurite {
@@ -179,7 +186,7 @@ async function launch(
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
-    ...(options.silent ? ['--silent'] : []),
+    ...(options.silent && !options.onLine ? ['--silent'] : []),
   ];
   const child = spawn(process.execPath, ['-e', wrapper, azuriteCli, ...args], {
     cwd: workDir,
@@ -191,8 +198,15 @@ async function launch(
   killAllOnExit();
   const urls: Partial<Record<'blob' | 'queue' | 'table', string>> = {};
   let output = '';
-  const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
-    if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+  const forward = (stream: NodeJS.WriteStream) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      if (options.onLine) {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) options.onLine(line);
+      } else if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+    };
   };
   child.stdout?.on('data', forward(process.stdout));
   child.stderr?.on('data', forward(process.stderr));
