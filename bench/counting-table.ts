@@ -18,6 +18,24 @@ export class StorageMeter {
   entitiesRead = 0;
   /** Entities returned by queries only. */
   queryRows = 0;
+  /** Calls started and not yet answered (intake leaves one in the background: clearing its marker). */
+  inFlight = 0;
+  private waiters: (() => void)[] = [];
+
+  started(): void {
+    this.inFlight += 1;
+  }
+
+  finished(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** Resolves once no metered call is in flight (at once when none is). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
 
   record(method: string, ms: number): void {
     const stats = this.byMethod.get(method) ?? { calls: 0, ms: 0 };
@@ -63,12 +81,14 @@ type AnyFunction = (...args: unknown[]) => unknown;
 function timed(meter: StorageMeter, name: string, fn: AnyFunction, self: unknown): AnyFunction {
   return async (...args: unknown[]) => {
     const started = performance.now();
+    meter.started();
     try {
       const result = await fn.apply(self, args);
       if (name === 'table.getEntity') meter.entitiesRead += 1;
       return result;
     } finally {
       meter.record(name, performance.now() - started);
+      meter.finished();
     }
   };
 }
@@ -84,8 +104,14 @@ function countedQuery<T>(meter: StorageMeter, inner: PagedIterator<T>): PagedIte
     return {
       async next() {
         const started = performance.now();
-        const step = await source.next();
-        meter.record('table.listEntities(page)', performance.now() - started);
+        meter.started();
+        let step: IteratorResult<T[]>;
+        try {
+          step = await source.next();
+        } finally {
+          meter.record('table.listEntities(page)', performance.now() - started);
+          meter.finished();
+        }
         if (!step.done) {
           meter.entitiesRead += step.value.length;
           meter.queryRows += step.value.length;
@@ -136,12 +162,15 @@ export function meteredTable(table: TableClient, meter: StorageMeter): TableClie
   });
 }
 
+/** The queue calls the service makes, and those the Functions host makes for it (receive, delete). */
+const QUEUE_METHODS: (string | symbol)[] = ['sendMessage', 'createIfNotExists', 'receiveMessages', 'deleteMessage'];
+
 export function meteredQueue(queue: QueueClient, meter: StorageMeter): QueueClient {
   return new Proxy(queue, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      if (property === 'sendMessage' || property === 'createIfNotExists') {
+      if (QUEUE_METHODS.includes(property)) {
         return timed(meter, `queue.${String(property)}`, value as AnyFunction, target);
       }
       return (value as AnyFunction).bind(target);

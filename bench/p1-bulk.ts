@@ -91,12 +91,12 @@ export function graphCallsAndThrottles(sim: GraphSimulator): { calls: number; th
   return { calls, throttled };
 }
 
-function applyLatency(trusted: SimulatorWithTrust, latencyMs: number): void {
+export function applyLatency(trusted: SimulatorWithTrust, latencyMs: number): void {
   // Chaos 'delay' at rate 1 holds every Graph call (not Entra, not /_sim) for latencyMs, then answers normally.
   if (latencyMs > 0) trusted.sim.control.setChaos({ rate: 1, kinds: ['delay'], delayMs: latencyMs, seed: 1 });
 }
 
-async function countStates(table: TableClient, ids: ReadonlySet<string>): Promise<Map<string, number>> {
+export async function countStates(table: TableClient, ids: ReadonlySet<string>): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for await (const entity of table.listEntities<{ state: string }>({
     queryOptions: { filter: "RowKey eq 'request'", select: ['PartitionKey', 'state'] },
@@ -132,7 +132,7 @@ async function submitAll(
   return { ids, rejected };
 }
 
-function perSecond(timesMs: readonly number[], startMs: number): number[] {
+export function perSecond(timesMs: readonly number[], startMs: number): number[] {
   const buckets: number[] = [];
   for (const t of timesMs) {
     const second = Math.max(0, Math.floor((t - startMs) / 1000));

@@ -5,15 +5,15 @@ import { childPids, cpuSecondsOf, startStorage } from './stack';
 
 /**
  * P1's queue floor (information): what this Azurite alone allows a pipeline that holds its backlog in
- * the queue, one message per request as docs/DESIGN.md has it. On a fresh Azurite, `messages` messages
+ * the queue, one message per request as docs/architecture.md has it. On a fresh Azurite, `messages` messages
  * like the service's are sent (16 at a time), then received 16 at a time by two receivers (host.json's
  * batchSize) and deleted, with the SDK alone: no tables, no Graph, no host. Every request in P1 costs at
  * least that send, its share of a receive and that delete.
  *
- * Azurite 3.35 rescans the account's messages on every receive, delete and update
+ * Unpatched Azurite (3.35, 3.37) rescans the account's messages on every receive, delete and update
  * (LokiQueueMetadataStore.clearExpiredMessages) and its `remove([])` rebuilds the collection's four
  * indices, so each queue call costs O(n log n) in the messages it holds: the drain rate falls as the
- * backlog grows, where Azure Storage's does not.
+ * backlog grows, where Azure Storage's does not. The development copy is patched (patches/, bench/README.md).
  */
 
 export interface QueueFloorOptions {

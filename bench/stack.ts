@@ -43,8 +43,9 @@ export async function startSimulator(tenantRps: number): Promise<SimulatorWithTr
   };
 }
 
-export function startStorage(): Promise<Azurite> {
-  return startAzurite({ silent: true });
+/** `onLine`: Azurite's output (its access log included) line by line, instead of nothing. */
+export function startStorage(onLine?: (line: string) => void): Promise<Azurite> {
+  return startAzurite({ silent: true, onLine });
 }
 
 /** The app settings the service runs with, as test/support/stack.ts assembles them. */

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 /**
- * The CLI's HTTP client for the chat-provisioner API (DESIGN.md). Typed answers, RFC 9457 problems
+ * The CLI's HTTP client for the chat-provisioner API (docs/api.md). Typed answers, RFC 9457 problems
  * turned into `ApiError`, and the CLI's only retry layer: idempotent calls (GETs, and batches, which
  * are idempotent by each row's externalId) are retried on 429/502/503/504 and network errors,
  * honouring Retry-After, a bounded number of times. The function key goes only to the base URL's
  * origin and never into a message.
  */
 import { z } from 'zod';
+import { STATES } from '../shared/model';
 import type { ChatRequestResource, State } from '../shared/model';
+import { parseRetryAfter } from '../shared/retry-after';
+
+export { parseRetryAfter };
 
 export interface FieldError {
   path: string;
@@ -178,15 +182,6 @@ export function retryDelayMs(
   if (asked !== undefined) return asked;
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
-}
-
-/** Retry-After as delay-seconds (fractions allowed) or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const text = value.trim();
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 /** Origin and path of a URL, for messages: never the query string. */
@@ -472,16 +467,14 @@ function asProblem(body: unknown): Problem | undefined {
     : undefined;
 }
 
-const KNOWN_STATES = ['queued', 'creating', 'pending', 'succeeded', 'failed'];
-
 /** The current state a 409 names: an extension member (`state`, `currentState`) or the detail text. */
 export function stateFromProblem(problem: Problem): string | undefined {
   for (const key of ['state', 'currentState']) {
     const value = problem[key];
-    if (typeof value === 'string' && KNOWN_STATES.includes(value)) return value;
+    if (typeof value === 'string' && (STATES as readonly string[]).includes(value)) return value;
   }
   const text = `${problem.detail ?? ''} ${problem.title ?? ''}`;
-  return KNOWN_STATES.find((state) => new RegExp(`\\b${state}\\b`, 'i').test(text));
+  return STATES.find((state) => new RegExp(`\\b${state}\\b`, 'i').test(text));
 }
 
 function apiError(

@@ -2,7 +2,7 @@
  * Input files (CSV or JSONL) → request bodies, each with the file's real line number. Pure: takes the
  * file's bytes, returns rows and problems; nothing here reads files or talks to the API.
  *
- * A CSV row becomes the compact request form of the API (DESIGN.md); a JSONL line is sent as it is
+ * A CSV row becomes the compact request form of the API (docs/api.md); a JSONL line is sent as it is
  * (compact form or Graph create-chat body). Every row must carry `externalId`: it is what makes
  * re-running a file safe (the API replays a known externalId instead of creating a second chat).
  */

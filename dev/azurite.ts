@@ -2,9 +2,11 @@
  * Starts Azurite (the `azurite` devDependency) on 127.0.0.1 with free ports, for `npm start` and the tests.
  *
  * - `--disableTelemetry` always: Azurite reports usage to a remote endpoint otherwise.
- * - `--skipApiVersionCheck`: needed. @azure/storage-queue 12.30.0 sends x-ms-version 2026-04-06, newer than
- *   Azurite 3.35.0 accepts (2025-11-05), and queue calls fail with 400 InvalidHeaderValue without it.
- *   (@azure/data-tables 13.3.2 alone would not need it.)
+ * - `--skipApiVersionCheck`: kept although Azurite 3.37.0 accepts x-ms-version up to 2026-06-06 and
+ *   @azure/storage-queue 12.30.0 sends 2026-04-06: with 3.35.0 (2025-11-05) queue calls failed with 400
+ *   InvalidHeaderValue, and an SDK upgrade ahead of Azurite would bring that back.
+ * - The installed Azurite is patched (patches/azurite+3.37.0.patch, applied by `npm ci`'s postinstall): one
+ *   guard that stops every queue receive/delete/update from rebuilding the message indexes (bench/README.md).
  * - `--loose` is not used: the SDKs work without it.
  * - Ports: Azurite is given port 0 and reports the ports it bound, so there is no find-then-bind race.
  */
@@ -19,6 +21,13 @@ export interface AzuriteOptions {
   location?: string;
   /** true: Azurite's own output (and access log) is not shown. */
   silent?: boolean;
+  /** With `location`: how long to wait for a previous Azurite on the same folder to finish saving (default 30 s). */
+  previousWaitMs?: number;
+  /**
+   * Azurite's output line by line (its access log included, whatever `silent` says) to this function
+   * instead of the console: the benchmarks count conditional-write conflicts from it.
+   */
+  onLine?: (line: string) => void;
 }
 
 export interface Azurite {
@@ -37,28 +46,55 @@ export const devStoreAccount = {
 
 const startTimeoutMs = 30_000;
 const stopTimeoutMs = 5_000;
+const persistentStopTimeoutMs = 30_000;
 const maxAttempts = 3;
 
 /**
- * Runs Azurite's CLI inside a tiny wrapper: when the IPC channel to this process closes (we stop it, or we die
- * without cleaning up), Azurite gets SIGTERM and shuts down, so no orphan keeps the ports.
+ * Runs Azurite's CLI inside a tiny wrapper that makes it outlive a crash of whoever started it, long enough to
+ * save. Azurite keeps its data in LokiJS databases that are written every 5 seconds and when Azurite closes
+ * (SIGINT/SIGTERM); a SIGKILL of Azurite loses every write of the last 5 seconds, acknowledged or not. So:
+ * - Azurite runs in its own process group (`detached`), so a signal to the starter's group (kill -9 of
+ *   `npm start`'s group, the terminal closing) does not reach it.
+ * - It watches its parent: when the IPC channel closes (we stop it, or we die without cleaning up) or its parent
+ *   process changes (ppid polling, in case the channel close goes unnoticed), it sends itself SIGTERM, on which
+ *   Azurite closes its servers and saves its databases, then exits.
+ * - Writes to stdout/stderr after the parent died fail with EPIPE; they are ignored, so Azurite's own
+ *   "service is closing" lines cannot crash it before it has saved.
+ * - With a data folder, the wrapper writes its pid to `azurite.pid` there and removes it on exit, so the next start
+ *   waits for a previous Azurite that is still saving instead of loading half-written files beside it.
  */
 const wrapper = [
-  "process.on('disconnect', () => {",
+  "const fs = require('fs');",
+  'const pidFile = process.env.AZURITE_PID_FILE;',
+  "for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);",
+  'if (pidFile) {',
+  '  fs.writeFileSync(pidFile, String(process.pid));',
+  "  process.on('exit', () => { try { fs.unlinkSync(pidFile); } catch {} });",
+  '}',
+  'const parent = process.ppid;',
+  'let leaving = false;',
+  'const leave = () => {',
+  '  if (leaving) return;',
+  '  leaving = true;',
   "  process.kill(process.pid, 'SIGTERM');",
-  '  setTimeout(() => process.exit(0), 5000).unref();',
-  '});',
+  // Azurite exits by itself once its servers and databases are closed; this only ends a hung close.
+  '  setTimeout(() => process.exit(0), 30000).unref();',
+  '};',
+  "process.on('disconnect', leave);",
+  'setInterval(() => { if (process.ppid !== parent) leave(); }, 500).unref();',
   'require(process.argv[1]);',
 ].join('\n');
 
-const running = new Set<ChildProcess>();
+/** Running Azurites; true = it has a data folder (and must be let save rather than killed). */
+const running = new Map<ChildProcess, boolean>();
 let exitHookInstalled = false;
 
 function killAllOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
+    // An Azurite with data gets SIGTERM, on which it saves; an in-memory one has nothing to save.
+    for (const [child, persistent] of running) child.kill(persistent ? 'SIGTERM' : 'SIGKILL');
   });
 }
 
@@ -119,7 +155,8 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.connected) child.disconnect();
   else child.kill('SIGTERM');
-  if (!(await waitForExit(child, stopTimeoutMs))) {
+  // Saving the databases of a persistent Azurite may take a while; SIGKILL would lose what is unsaved.
+  if (!(await waitForExit(child, running.get(child) ? persistentStopTimeoutMs : stopTimeoutMs))) {
     child.kill('SIGKILL');
     await waitForExit(child, stopTimeoutMs);
   }
@@ -149,18 +186,27 @@ async function launch(
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
-    ...(options.silent ? ['--silent'] : []),
+    ...(options.silent && !options.onLine ? ['--silent'] : []),
   ];
   const child = spawn(process.execPath, ['-e', wrapper, azuriteCli, ...args], {
     cwd: workDir,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+    env: { ...process.env, ...(options.location ? { AZURITE_PID_FILE: pidFileOf(options.location) } : {}) },
   });
-  running.add(child);
+  running.set(child, Boolean(options.location));
   killAllOnExit();
   const urls: Partial<Record<'blob' | 'queue' | 'table', string>> = {};
   let output = '';
-  const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
-    if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+  const forward = (stream: NodeJS.WriteStream) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      if (options.onLine) {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) options.onLine(line);
+      } else if (!options.silent) stream.write(chunk.toString().replace(/^(?=.)/gm, '[azurite] '));
+    };
   };
   child.stdout?.on('data', forward(process.stdout));
   child.stderr?.on('data', forward(process.stderr));
@@ -206,8 +252,54 @@ async function launch(
   }
 }
 
+function pidFileOf(location: string): string {
+  return path.join(location, 'azurite.pid');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A reused pid is not our Azurite: on Linux, look at what the process runs.
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('azurite');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * An Azurite that still holds the data folder (a previous run that crashed and is saving, or another run using
+ * the same folder) must be gone before another one loads the same files.
+ */
+async function waitForPreviousAzurite(location: string, waitMs: number): Promise<void> {
+  const file = pidFileOf(location);
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(file, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const deadline = Date.now() + waitMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Azurite (pid ${pid}) still uses ${location}: another local run in this folder? Stop it, or give this ` +
+          'run another data folder.',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
-  if (options.location) fs.mkdirSync(options.location, { recursive: true });
+  if (options.location) {
+    fs.mkdirSync(options.location, { recursive: true });
+    await waitForPreviousAzurite(options.location, options.previousWaitMs ?? 30_000);
+  }
   // In-memory mode still needs a working directory; a throw-away one keeps the repository clean.
   const workDir = options.location ?? fs.mkdtempSync(path.join(os.tmpdir(), 'azurite-'));
   let started: Awaited<ReturnType<typeof launch>> | undefined;

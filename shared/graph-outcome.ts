@@ -1,5 +1,8 @@
 import type { GraphAnswer } from './graph-client';
 import type { RequestError } from './model';
+import { parseRetryAfter } from './retry-after';
+
+export { parseRetryAfter };
 
 /**
  * What each Graph answer does to a request: one pure decision function per call, and the retry
@@ -133,16 +136,7 @@ function tokenHint(code: string, message: string): string {
   return `${hint}. (${message})`;
 }
 
-/** Seconds, possibly fractional ("2.128"), or an HTTP date. */
-export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
-}
-
-/** Exponential backoff with full jitter. */
+/** Exponential backoff with equal jitter: half the ceiling fixed, the other half random. */
 export function backoff(attempt: number, baseMs: number, capMs: number, random: () => number): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);

@@ -95,7 +95,7 @@ export interface Waiting {
   message: string;
 }
 
-/** The request resource as the API shows it (DESIGN.md). */
+/** The request resource as the API shows it (docs/api.md). */
 export interface ChatRequestResource {
   id: string;
   externalId?: string;

@@ -14,11 +14,11 @@ import { OpsSummarySchema } from './ops-schemas';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 
 /**
- * The OpenAPI 3.1 document of the HTTP API (DESIGN.md), generated from the zod schemas that
+ * The OpenAPI 3.1 document of the HTTP API (docs/api.md), generated from the zod schemas that
  * validate requests, so the description cannot drift from the behaviour. Built once per process.
  */
 
-/** The compact form from DESIGN.md, with real-looking ids in place of the placeholders. */
+/** The compact form as docs/api.md shows it, with real-looking ids. */
 export const COMPACT_EXAMPLE = {
   chatType: 'group',
   topic: 'Welcome Ana',

@@ -15,6 +15,12 @@ export interface Stored<T> {
    * ETag of that entry as read, which the next recordCheck is conditional on.
    */
   checkEtag?: string;
+  /**
+   * The ETag of the request's entry in its state's index as this store last wrote it (a state change): the
+   * next state change removes that entry conditional on it, without reading it first. Absent when the entry
+   * was written elsewhere (another process, intake); then the entry is read first.
+   */
+  indexEtag?: string;
 }
 
 /** What one check of a pending request's operation changes when it finds the operation still running. */

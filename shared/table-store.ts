@@ -275,10 +275,10 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
     const from = current.value.state;
     try {
-      await this.upsertIndex(this.indexTable(next.state), indexEntry(next, next.state));
+      const indexEtag = await this.upsertIndex(this.indexTable(next.state), indexEntry(next, next.state));
       const result = await this.table.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
-      if (from !== next.state) await this.deleteStateIndex(from, current.value);
-      return { value: next, etag: String(result.etag) };
+      if (from !== next.state) await this.deleteStateIndex(from, current.value, current.indexEtag);
+      return { value: next, etag: String(result.etag), indexEtag };
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) {
         const winner = await this.get(next.id);
@@ -479,12 +479,18 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   /**
    * Removes the entry of the state a request just left, unless a later writer has already moved it
    * back into that state (X → Y → X): then the entry is theirs, and removing it would hide the row.
+   * With `writtenEtag` (this store wrote the entry for the version being left) the delete is conditional
+   * on it, one call instead of a read and a delete: any later write of the entry changed its ETag.
    */
-  private async deleteStateIndex(state: State, left: ChatRequest): Promise<void> {
+  private async deleteStateIndex(state: State, left: ChatRequest, writtenEtag?: string): Promise<void> {
     const table = this.indexTable(state);
     const partitionKey = statePartition(state);
     const rowKey = invertId(left.id);
     try {
+      if (writtenEtag) {
+        await table.deleteEntity(partitionKey, rowKey, { etag: writtenEtag });
+        return;
+      }
       const entry = await table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
       if (entry.version !== undefined && entry.version !== left.updatedAt) return;
       await table.deleteEntity(partitionKey, rowKey, { etag: entry.etag });
@@ -495,8 +501,9 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     }
   }
 
-  private async upsertIndex(table: TableClient, entity: RequestEntity): Promise<void> {
-    await table.upsertEntity(entity, 'Replace');
+  /** Returns the entry's new ETag. */
+  private async upsertIndex(table: TableClient, entity: RequestEntity): Promise<string> {
+    return String((await table.upsertEntity(entity, 'Replace')).etag);
   }
 
   private async deleteIndex(table: TableClient, partitionKey: string, rowKey: string): Promise<void> {

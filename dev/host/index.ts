@@ -57,6 +57,11 @@ export interface LocalHostOptions {
   functionKeys?: string[];
   /** Accepted for 'function' and 'admin' levels. */
   masterKey?: string;
+  /**
+   * How long a received queue message stays invisible (renewed at half of it while the function runs); default
+   * 10 minutes, as the Functions host. After a crash of the host its messages come back when this runs out.
+   */
+  queueLeaseMs?: number;
   /** Structured host logs (objects); default: readable lines on stdout from LOG_LEVEL up (dev/host/console.ts). */
   logger?: (line: object) => void;
 }
@@ -295,6 +300,7 @@ async function start(
         queue: queueClient(trigger.connection, queueName),
         poisonQueue: poisonName ? queueClient(trigger.connection, poisonName) : undefined,
         options: config.queues,
+        leaseMs: options.queueLeaseMs,
         emit,
         process: async (message, body) => {
           const outcome = await runner.invoke(

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../../shared/config';
 import { readLocalSettings } from './app-settings';
 import { consoleLogger } from './console';
 import { jsonLinesToStdout, startLocalHost } from './index';
@@ -47,6 +48,14 @@ async function main(): Promise<void> {
   // Keys are settings (environment, else local.settings.json), not flags: they stay out of shell history.
   const settings = readLocalSettings(path.resolve(options.appRoot))?.values ?? {};
   const setting = (name: string): string | undefined => process.env[name] || settings[name] || undefined;
+  // The app's settings as the host will apply them (the environment wins over local.settings.json): an invalid
+  // configuration stops the start here, naming every problem, rather than a host that answers 503 to everything.
+  try {
+    loadConfig({ ...settings, ...process.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new Error(`${error.message}\nFix them in local.settings.json (Values) or the environment.`, { cause: error });
+  }
   const host = await startLocalHost({
     appRoot: options.appRoot,
     port: options.port,
@@ -73,6 +82,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(`The local host did not start.\n${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import { Directory } from './directory';
 import { parseTeamsAppBind, parseUserBind } from './odata';
 
-/** The rules Graph and Teams apply to `POST /chats` (see shared/graph/NOTES.md). Pure apart from directory lookups. */
+/** The rules Graph and Teams apply to `POST /chats` (sources in dev/simulator/README.md). Pure apart from directory lookups. */
 
 export const MAX_GROUP_MEMBERS = 250;
 /** Teams adds at most 200 people at a time, and creating a chat is such an addition (it may grow to 250 later). */

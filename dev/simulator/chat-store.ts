@@ -33,6 +33,14 @@ export interface StoredOperation {
   app: AppInstallSpec;
 }
 
+export interface ChatStoreSnapshot {
+  chats: StoredChat[];
+  operations: StoredOperation[];
+  chatsCreated: number;
+  chatIdsPosition: number;
+  operationIdsPosition: number;
+}
+
 export function oneOnOneChatId(userIdA: string, userIdB: string): string {
   const [first, second] = [userIdA.toLowerCase(), userIdB.toLowerCase()].sort();
   return `19:${first}_${second}@unq.gbl.spaces`;
@@ -137,6 +145,33 @@ export class ChatStore {
       if (view.status === 'succeeded') this.complete(operation, now);
     }
     return { operation, view };
+  }
+
+  /** Everything the store holds, as plain data (the local run saves it across restarts). */
+  snapshot(): ChatStoreSnapshot {
+    return {
+      chats: this.all(),
+      operations: this.operations(),
+      chatsCreated: this.chatsCreated,
+      chatIdsPosition: this.chatIds.position,
+      operationIdsPosition: this.operationIds.position,
+    };
+  }
+
+  /** Replaces the contents with a snapshot; id streams continue where they stood, so no id is made twice. */
+  restore(snapshot: ChatStoreSnapshot): void {
+    this.reset();
+    for (const chat of snapshot.chats) {
+      this.chats.set(chat.id, chat);
+      for (const member of chat.members) {
+        const key = member.userId.toLowerCase();
+        this.byUser.set(key, [...(this.byUser.get(key) ?? []), chat]);
+      }
+    }
+    for (const operation of snapshot.operations) this.ops.set(operation.id, operation);
+    this.chatsCreated = snapshot.chatsCreated;
+    this.chatIds.position = snapshot.chatIdsPosition;
+    this.operationIds.position = snapshot.operationIdsPosition;
   }
 
   private complete(operation: StoredOperation, now: number): void {

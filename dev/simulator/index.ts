@@ -1,4 +1,6 @@
 import { createControl, SimulatorControl } from './control';
+import type { DirectoryUserInput } from './directory';
+import { applyState, captureState, readSimulatorState, StateFile } from './persistence';
 import { SimulatorServer } from './server';
 import { Simulation } from './simulation';
 import { createClientCredentialCertificate, createServerCertificate } from './tls';
@@ -20,6 +22,13 @@ export interface SimulatorOptions {
   /** Status per GET of an operation: notStarted → inProgress → succeeded; defaults 1 and 2. */
   operationTimings?: { inProgressAfterPolls?: number; succeededAfterPolls?: number };
   quiet?: boolean;
+  /**
+   * A file that keeps the simulator's users, apps, chats and operations across restarts (dev/simulator/persistence.ts):
+   * read at start when it exists, rewritten before every answer that follows a change. Omitted: nothing is kept.
+   */
+  stateFile?: string;
+  /** Users added when the simulator starts empty (no saved state): the local run's example people. */
+  initialUsers?: DirectoryUserInput[];
 }
 
 export interface GraphSimulator {
@@ -59,9 +68,19 @@ export async function startGraphSimulator(options: SimulatorOptions = {}): Promi
     operationTimings: options.operationTimings,
     clientCertificate,
   });
+  const saved = options.stateFile ? readSimulatorState(options.stateFile) : undefined;
+  if (saved) applyState(sim, saved);
+  else for (const user of options.initialUsers ?? []) sim.directory.upsert(user);
   const control = createControl(sim);
-  const server = new SimulatorServer(sim, control, serverCertificate);
+  const stateFile = options.stateFile ? new StateFile(options.stateFile) : undefined;
+  let port = 0;
+  const save = (): void => {
+    if (stateFile && port) stateFile.save(captureState(sim, port));
+  };
+  const server = new SimulatorServer(sim, control, serverCertificate, save);
   const running = await server.listen(options.port ?? 0);
+  port = running.port;
+  save();
   const url = `https://localhost:${running.port}`;
   if (!options.quiet) {
     console.error(`[graph-simulator] Entra + Graph simulator on ${url} (127.0.0.1 only), tenant ${sim.tenantId}`);
@@ -81,6 +100,7 @@ export async function startGraphSimulator(options: SimulatorOptions = {}): Promi
       if (stopped) return;
       stopped = true;
       await running.close();
+      save();
     },
   };
 }

@@ -2,8 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { startGraphSimulator } from './index';
+import { readSimulatorState } from './persistence';
 
-/** `node dist/dev/simulator/main.js --port N --seed S --tenant-rps R --out DIR`: one JSON line on stdout, then serve. */
+/**
+ * `node dist/dev/simulator/main.js --port N --seed S --tenant-rps R --out DIR [--state FILE]`: one JSON line on
+ * stdout, then serve.
+ */
 
 function integer(value: string): number {
   const n = Number(value);
@@ -23,17 +27,31 @@ async function main(argv: string[]): Promise<void> {
     .description(
       'HTTPS simulator of the Entra ID token endpoint and the Microsoft Graph chat endpoints (127.0.0.1 only)',
     )
-    .option('--port <n>', 'port to listen on (0 = any free port)', integer, 0)
+    .option('--port <n>', 'port to listen on (0 = any free port; default 0, or the port saved in --state)', integer)
     .option('--seed <n>', 'seed for ids and random faults', integer, 1)
     .option('--tenant-rps <n>', 'creates (POST /chats) per second per (tenant, app) before 429', positive, 30)
     .option('--read-rps <n>', 'reads (GET) per second per (tenant, app) before 429 (default: --tenant-rps)', positive)
     .option('--out <dir>', 'directory for ca.pem and client-certificate.pem', '.data/simulator')
     .option('--quiet', 'no banner on stderr', false)
+    .option(
+      '--state <file>',
+      'keep users, apps, chats and operations in this file across restarts (and reuse its port unless --port is given)',
+    )
     .parse(argv)
-    .opts<{ port: number; seed: number; tenantRps: number; readRps?: number; out: string; quiet: boolean }>();
+    .opts<{
+      port?: number;
+      seed: number;
+      tenantRps: number;
+      readRps?: number;
+      out: string;
+      quiet: boolean;
+      state?: string;
+    }>();
 
+  const stateFile = options.state ? resolve(options.state) : undefined;
   const sim = await startGraphSimulator({
-    port: options.port,
+    port: options.port ?? (stateFile ? readSimulatorState(stateFile)?.port : undefined) ?? 0,
+    stateFile,
     seed: options.seed,
     tenantRps: options.tenantRps,
     readRps: options.readRps,

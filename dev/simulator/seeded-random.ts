@@ -8,6 +8,15 @@ export class SeededRandom {
     this.state = seed >>> 0;
   }
 
+  /** Where the stream stands, to continue it after a restart (the local run keeps its state). */
+  get position(): number {
+    return this.state;
+  }
+
+  set position(value: number) {
+    this.state = value >>> 0;
+  }
+
   /** A float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

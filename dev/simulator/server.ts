@@ -64,6 +64,8 @@ export class SimulatorServer {
     private readonly sim: Simulation,
     private readonly control: SimulatorControl,
     private readonly certificate: ServerCertificate,
+    /** Runs before every answer (and reset) leaves: the local run saves the simulator's state here. */
+    private readonly beforeAnswer: () => void = () => undefined,
   ) {}
 
   /** Binds 127.0.0.1 only: the simulator must never be reachable from another machine. */
@@ -196,6 +198,7 @@ export class SimulatorServer {
     const fault = chosen.fault;
     if (fault.type === 'reset') {
       this.sim.log.finish(entry, null, faultName);
+      this.beforeAnswer();
       res.socket?.destroy();
       return;
     }
@@ -297,6 +300,7 @@ export class SimulatorServer {
   }
 
   private send(res: ServerResponse, answer: SimAnswer): void {
+    this.beforeAnswer();
     if (res.destroyed) return;
     const body =
       answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);

@@ -261,12 +261,15 @@ describe('security', () => {
     const tricky = [
       "o'brien@contoso.com",
       "x'),users('admin@contoso.com",
-      'pct%27)%2F%2e%2e@contoso.com',
+      "pct%')%zz@contoso.com",
       'ünïcødé.名前@contoso.com',
       "q'';$batch@contoso.com",
     ];
     stack.sim.control.upsertUsers(tricky.map((userPrincipalName) => ({ userPrincipalName })));
     const slash = await signedPost('/api/requests', group('chaos slash', 'a/../b@contoso.com'));
+    // A percent-escape in a UPN can only be a mistake or spoofing: refused at intake, naming it.
+    const escaped = await signedPost('/api/requests', group('chaos escape', 'pct%27)%2F%2e%2e@contoso.com'));
+    const escapedProblem = (await escaped.json()) as { errors?: { message: string }[] };
     await quiet();
     const since = stack.sim.control.requests().at(-1)?.seq ?? 0;
     // Every other POST answer is lost after Graph made the chat: the retry must look the chat up by a member.
@@ -320,9 +323,12 @@ describe('security', () => {
       lookups: lookups.length,
       states: finals.map((f) => f.state),
       slashStatus: slash.status,
+      escapedStatus: escaped.status,
       problems: problems.length,
     });
     expect(slash.status).toBe(400);
+    expect(escaped.status).toBe(400);
+    expect(escapedProblem.errors?.[0]?.message).toMatch(/percent-escape "%27"/);
     expect(problems).toEqual([]);
     expect(finals.map((f) => f.state)).toEqual(tricky.map(() => 'succeeded'));
   }, 180_000);

@@ -42,7 +42,7 @@ describe('startAzurite (in memory)', () => {
     expect(azurite.connectionString).toContain(`BlobEndpoint=${azurite.blobUrl};`);
   });
 
-  it('serves the installed @azure/storage-queue (its API version needs --skipApiVersionCheck)', async () => {
+  it('serves the installed @azure/storage-queue (with --skipApiVersionCheck, as the launcher starts it)', async () => {
     // Prepare
     const queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient('launcher-check');
     await queue.create();
@@ -51,6 +51,19 @@ describe('startAzurite (in memory)', () => {
     const received = await queue.receiveMessages();
     // Assess
     expect(received.receivedMessageItems[0]?.messageText).toBe('aGVsbG8=');
+  });
+
+  it('runs the patched queue store (patches/azurite+<version>.patch, applied by postinstall)', () => {
+    // The guard in clearExpiredMessages that keeps a queue call from rebuilding every message index.
+    const { version } = JSON.parse(fs.readFileSync(require.resolve('azurite/package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(fs.existsSync(path.join(__dirname, '..', '..', 'patches', `azurite+${version}.patch`))).toBe(true);
+    const store = fs.readFileSync(
+      require.resolve('azurite/dist/src/queue/persistence/LokiQueueMetadataStore.js'),
+      'utf8',
+    );
+    expect(store).toContain('if (docs.length > 0) coll.remove(docs);');
   });
 
   it('serves the installed @azure/data-tables', async () => {

@@ -1,6 +1,6 @@
 /**
  * The CLI's commands against a test double of the HTTP API: a real http.createServer on 127.0.0.1
- * that keeps the contract of DESIGN.md in memory (batch with idempotent replays, list with
+ * that keeps the API's contract (docs/api.md) in memory (batch with idempotent replays, list with
  * nextLink, status, retry, health, problem+json errors, and 503 + Retry-After on demand).
  */
 import { promises as fs } from 'node:fs';

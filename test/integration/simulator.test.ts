@@ -1283,4 +1283,55 @@ describe('the CLI (dev/simulator/main.ts)', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
+
+  it('--state keeps its port and users across a restart', async () => {
+    // Built by the test above (same describe, run in order).
+    const main = join(tempDir, 'build', 'dev', 'simulator', 'main.js');
+    const state = join(tempDir, 'cli-state', 'state.json');
+    const run = async (): Promise<{ url: string; ca: string; stop: () => Promise<number | null> }> => {
+      const child = spawn(process.execPath, [main, '--state', state, '--out', join(tempDir, 'cli-out'), '--quiet'], {
+        env: { PATH: process.env.PATH, NODE_PATH: join(REPO, 'node_modules') },
+      });
+      const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+      const line = await new Promise<string>((done, fail) => {
+        let buffer = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buffer += d.toString();
+          if (buffer.includes('\n')) done(buffer.split('\n')[0] ?? '');
+        });
+        child.stderr.on('data', (d: Buffer) => fail(new Error(d.toString())));
+      });
+      const info = JSON.parse(line) as { url: string; caPath: string };
+      return {
+        url: info.url,
+        ca: readFileSync(info.caPath, 'utf8'),
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      };
+    };
+    const first = await run();
+    const firstAgent = new Agent({ ca: first.ca });
+    await call('POST', '/_sim/users', {
+      token: null,
+      body: { userPrincipalName: 'kept.person@contoso.com' },
+      target: { url: first.url, agent: firstAgent },
+    });
+    firstAgent.destroy();
+    expect(await first.stop()).toBe(0);
+
+    const second = await run();
+    const secondAgent = new Agent({ ca: second.ca });
+    try {
+      expect(second.url).toBe(first.url);
+      const users = await call('GET', '/_sim/users', { token: null, target: { url: second.url, agent: secondAgent } });
+      expect((users.body.users as { userPrincipalName: string }[]).map((u) => u.userPrincipalName)).toContain(
+        'kept.person@contoso.com',
+      );
+    } finally {
+      secondAgent.destroy();
+      expect(await second.stop()).toBe(0);
+    }
+  });
 });

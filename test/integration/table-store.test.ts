@@ -203,6 +203,58 @@ describe('TableRequestStore on Azurite', () => {
     expect((await store.list({ state: State.queued, top: 10 })).items.map((r) => r.id)).toEqual([id]);
   });
 
+  it('a state change removes the entry this store wrote for the state it leaves without reading it first', async () => {
+    // Prepare: a store whose work-table point reads of state-creating are counted.
+    const { table, work } = await freshStore();
+    let creatingReads = 0;
+    const counted = new Proxy(work, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'getEntity' && typeof value === 'function') {
+          return (partitionKey: string, ...rest: unknown[]) => {
+            if (partitionKey === 'state-creating') creatingReads += 1;
+            return (value as (...a: unknown[]) => unknown).call(target, partitionKey, ...rest);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const store = new TableRequestStore(table, counted);
+    const t0 = Date.now();
+    const created = await store.create(request(new Date(t0)));
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0 + 1));
+    expect(creating.indexEtag).toEqual(expect.any(String));
+
+    // Act
+    await transition(store, creating, State.succeeded, {}, new Date(t0 + 2));
+
+    // Assess
+    expect(creatingReads).toBe(0);
+    expect(await partition(work, 'state-creating')).toEqual([]);
+    expect(await partition(table, 'state-succeeded')).toEqual([invertId(created.value.id)]);
+  });
+
+  it('an entry rewritten since this store wrote it is left in place by the next state change (superset)', async () => {
+    // Prepare: the creating entry is written again by someone else after our transition wrote it.
+    const { store, work } = await freshStore();
+    const t0 = Date.now();
+    const created = await store.create(request(new Date(t0)));
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0 + 1));
+    const rowKey = invertId(created.value.id);
+    const entry = await work.getEntity<Record<string, unknown>>('state-creating', rowKey);
+    const { etag: _etag, timestamp: _timestamp, ...columns } = entry;
+    await work.upsertEntity({ ...columns, partitionKey: 'state-creating', rowKey }, 'Replace');
+
+    // Act
+    const done = await transition(store, creating, State.succeeded, {}, new Date(t0 + 2));
+
+    // Assess: the move happened; the rewritten entry is someone else's and stays (readers skip it).
+    expect(done.value.state).toBe(State.succeeded);
+    expect((await store.get(created.value.id))!.value.state).toBe(State.succeeded);
+    expect(await partition(work, 'state-creating')).toEqual([rowKey]);
+    expect((await store.list({ state: State.creating, top: 10 })).items).toEqual([]);
+  });
+
   it('listDue reads only entries of that state whose time has come', async () => {
     const { store } = await freshStore();
     const now = Date.now();

@@ -22,7 +22,7 @@ export interface Planned {
   /** Error codes a correct failure may carry. */
   expectCodes?: RegExp;
   /**
-   * Failures DESIGN.md allows when chaos hit this request's own checks (an operation whose polls kept
+   * Failures the API's contract allows when chaos hit this request's own checks (an operation whose polls kept
    * failing past OPERATION_DEADLINE_MINUTES): correct only while no chat exists; counted apart.
    */
   chaosMayFail?: RegExp;

@@ -32,7 +32,7 @@ describe('buildOpenApiDocument', () => {
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 
-  it('describes every route of DESIGN.md with its answers', () => {
+  it('describes every route of the API with its answers', () => {
     // Prepare
     const expected: Record<string, Record<string, string[]>> = {
       '/api/requests': {
