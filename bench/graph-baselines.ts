@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { type Dispatcher, request } from 'undici';
-import { createCredential, GRAPH_SCOPE } from '../shared/graph-client';
-import type { GraphCreateChatBody } from '../shared/model';
+import { createCredential, GRAPH_SCOPE } from '../shared/graph/graph-client';
+import type { GraphCreateChatBody } from '../shared/core/model';
 import type { SimulatorWithTrust } from './stack';
 import { sleep } from './stack';
 
@@ -9,7 +9,7 @@ import { sleep } from './stack';
  * The two naive clients P1 compares the service with, against the same simulator:
  * - serial: one POST /chats at a time, waiting Retry-After on a 429 (a careful script);
  * - fan-out: every POST at once, each retrying after Retry-After on a 429 (an impatient one).
- * Both get their token from the same credential class the service uses (shared/graph-client.ts).
+ * Both get their token from the same credential class the service uses (shared/graph/graph-client.ts).
  */
 
 export interface ClientRun {

@@ -20,7 +20,7 @@ import { compactRequest, graphBodyOf } from './workload';
 /**
  * P1 bulk: N requests through POST /api/requests/batch → queue → worker → Graph, against a simulator
  * whose tenant ceiling the service is not told (GRAPH_MAX_RPS stays at 1000 for every ceiling: the
- * AIMD limiter in shared/throttle.ts has to find it). Then, on the same simulator, the two baselines.
+ * AIMD limiter in shared/core/rate/ has to find it). Then, on the same simulator, the two baselines.
  */
 
 export interface P1Options {

@@ -1,6 +1,6 @@
 import { QueueClient } from '@azure/storage-queue';
-import { newRequestId } from '../shared/ids';
-import { encodeRequestMessage } from '../shared/request-queue';
+import { newRequestId } from '../shared/core/ids';
+import { encodeRequestMessage } from '../shared/core/queue/message';
 import { childPids, cpuSecondsOf, startStorage } from './stack';
 
 /**

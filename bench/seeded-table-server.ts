@@ -18,12 +18,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectionStringFor, devStoreAccount } from '../dev/azurite';
-import { TABLE_NAME } from '../shared/config';
-import { newRequestId } from '../shared/ids';
-import { newChatRequest } from '../shared/intake';
-import { type ChatRequest, State } from '../shared/model';
-import { parseProvisioningRequest, payloadHash } from '../shared/request-schema';
-import { openRequestTables, TableRequestStore } from '../shared/table-store';
+import { TABLE_NAME } from '../shared/platform/config';
+import { newRequestId } from '../shared/core/ids';
+import { newChatRequest } from '../shared/use-cases/intake';
+import { type ChatRequest, State } from '../shared/core/model';
+import { parseProvisioningRequest } from '../shared/core/request/parse';
+import { payloadHash } from '../shared/core/request/hash';
+import { openRequestTables, TableRequestStore } from '../shared/storage/table-store';
 import { compactRequest } from './workload';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Azurite's server classes ship without typings. */

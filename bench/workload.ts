@@ -1,5 +1,5 @@
-import type { GraphCreateChatBody } from '../shared/model';
-import { parseProvisioningRequest } from '../shared/request-schema';
+import type { GraphCreateChatBody } from '../shared/core/model';
+import { parseProvisioningRequest } from '../shared/core/request/parse';
 
 /**
  * The requests every benchmark sends: group chats of three licensed simulator users, each with a

@@ -8,9 +8,9 @@ import { Webhook } from 'standardwebhooks';
  * origin and never into a message.
  */
 import { z } from 'zod';
-import { STATES } from '../shared/model';
-import type { ChatRequestResource, State } from '../shared/model';
-import { parseRetryAfter } from '../shared/retry-after';
+import { STATES } from '../shared/core/model';
+import type { ChatRequestResource, State } from '../shared/core/model';
+import { parseRetryAfter } from '../shared/core/retry-after';
 
 export { parseRetryAfter };
 

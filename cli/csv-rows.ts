@@ -400,7 +400,7 @@ export function readJsonl(content: Buffer | string): InputFile {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-/** The request schema's check of one request (`parseProvisioningRequest` from shared/request-schema). */
+/** The request schema's check of one request (`parseProvisioningRequest` from shared/core/request/parse.ts). */
 export type ValidateRequest = (
   body: unknown,
   now: Date,

@@ -1,5 +1,5 @@
 /** How a request resource reads in a terminal: a block for `status`, a table row for `list`. Pure. */
-import type { ChatRequestResource } from '../shared/model';
+import type { ChatRequestResource } from '../shared/core/model';
 import { displayUrl } from './api-client';
 import { Column, formatBlock, formatTable } from './table';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { ConfigError, hasGraphCredentials, loadConfig } from '../shared/config';
+import { ConfigError, hasGraphCredentials, loadConfig } from '../shared/platform/config';
 import { startAzurite, Azurite } from './azurite';
 import { startLocalHost, LocalHost } from './host';
 import { readLocalSettings } from './host/app-settings';
@@ -10,7 +10,7 @@ import { startGraphSimulator, GraphSimulator } from './simulator';
 import type { DirectoryUserInput } from './simulator/directory';
 import { readSimulatorState } from './simulator/persistence';
 import { simulatorSettings, writeTrustBundle } from './simulator/settings';
-import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../shared/json-body';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../shared/http/json-body';
 
 /** Least seconds between operation checks when Graph is the local simulator (real Graph: 30). */
 const SIMULATED_CHECK_SECONDS = 2;

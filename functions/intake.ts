@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { lazyModule } from '../shared/handler-loader';
+import { lazyModule } from '../shared/platform/handler-loader';
 
 /** Intake: the registrations only; the handlers (functions/handlers/intake.ts) load on the first request. */
 const handlers = lazyModule(() => import('./handlers/intake'));

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { lazyModule } from '../shared/handler-loader';
+import { lazyModule } from '../shared/platform/handler-loader';
 
 /**
  * The ops page (GET /api/ui and its two assets) and the summary it reads (GET /api/ops/summary): the

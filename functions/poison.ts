@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { queueNames } from '../shared/app-settings';
-import { lazyModule } from '../shared/handler-loader';
+import { queueNames } from '../shared/platform/app-settings';
+import { lazyModule } from '../shared/platform/handler-loader';
 
 /**
  * Queue trigger on chat-requests-poison: the registration only; the handler

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { pollSchedule } from '../shared/app-settings';
-import { lazyModule } from '../shared/handler-loader';
+import { pollSchedule } from '../shared/platform/app-settings';
+import { lazyModule } from '../shared/platform/handler-loader';
 
 /** Timer: the registration only; the handler (functions/handlers/poller.ts) loads on the first tick. */
 const handlers = lazyModule(() => import('./handlers/poller'));

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { lazyModule } from '../shared/handler-loader';
+import { lazyModule } from '../shared/platform/handler-loader';
 
 /** Status, health and OpenAPI: the registrations only; the handlers (functions/handlers/) load on first use. */
 const handlers = lazyModule(() => import('./handlers/status'));

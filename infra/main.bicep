@@ -101,7 +101,7 @@ param opsPageClientId string = ''
 
 // ---- Names -------------------------------------------------------------------------------------
 
-// The code's defaults (shared/config.ts DEFAULTS); the app settings name them explicitly anyway.
+// The code's defaults (shared/platform/config.ts DEFAULTS); the app settings name them explicitly anyway.
 var chatRequestsQueueName = 'chat-requests'
 var chatRequestsTableName = 'ChatRequests'
 

@@ -1,5 +1,5 @@
 /** `list`: requests matching the filters, following nextLink; an aligned table or JSON lines. */
-import { State, STATES } from '../../shared/model';
+import { State, STATES } from '../../shared/core/model';
 import type { ListQuery } from '../api-client';
 import { CommandContext, println } from '../context';
 import { parseSince } from '../duration';

@@ -1,6 +1,6 @@
 /** `retry <id>` / `retry --all-failed`: put failed requests back in the queue. */
 import pLimit from 'p-limit';
-import { State } from '../../shared/model';
+import { State } from '../../shared/core/model';
 import { ApiError, RetryAnswer } from '../api-client';
 import { CommandContext, println } from '../context';
 import { describeFailure, ExitCode, UsageError } from '../exit-codes';

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseProvisioningRequest } from '../../shared/request-schema';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { ApiError, MAX_BATCH_SIZE, NetworkError } from '../api-client';
 import type { FieldError } from '../api-client';
 import { CommandContext, println } from '../context';

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
-import { ChatRequestResource, isFinal, State, STATES } from '../../shared/model';
+import { ChatRequestResource, isFinal, State, STATES } from '../../shared/core/model';
 import { ApiError } from '../api-client';
 import { CommandContext, println } from '../context';
 import { formatDuration } from '../duration';

@@ -5,7 +5,7 @@
  * lease renewals and empty-queue polling are debug. The app's own events are JSON objects on the invocation
  * log (that is what Application Insights gets in Azure); here they are printed as `event key=value …`.
  */
-import { type LogLevel, logLevelFrom, passes } from '../../shared/log';
+import { type LogLevel, logLevelFrom, passes } from '../../shared/platform/log';
 import { describeError } from './invocation';
 
 type Line = Record<string, unknown>;
@@ -105,7 +105,7 @@ function describe(line: Line, stacks: boolean): string {
   return `${String(phase ?? event)}${message}${rest ? ` ${rest}` : ''}${error ? `: ${error.name}: ${error.message}` : ''}`;
 }
 
-/** The app logs one JSON object per event (shared/log.ts): printed as `event key=value …`; other text as it is. */
+/** The app logs one JSON object per event (shared/platform/log.ts): printed as `event key=value …`; other text as it is. */
 function appMessage(message: string): string {
   if (!message.startsWith('{')) return message;
   try {

@@ -39,7 +39,7 @@ import { QueueListener } from './queue-listener';
 import { unknownConstraints } from './route-template';
 import { TimerListener } from './timer-listener';
 import { consoleLogger } from './console';
-import { logLevelFrom } from '../../shared/log';
+import { logLevelFrom } from '../../shared/platform/log';
 import { parseTimerSchedule } from './timer-schedule';
 
 export type { RegisteredFunction } from './functions-core';

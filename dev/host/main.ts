@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../shared/config';
+import { ConfigError, loadConfig } from '../../shared/platform/config';
 import { readLocalSettings } from './app-settings';
 import { consoleLogger } from './console';
 import { jsonLinesToStdout, startLocalHost } from './index';

@@ -7,17 +7,23 @@ import {
   readBounded,
   resourceAnswer,
   signatureProblem,
-} from '../../shared/http-answers';
-import { StorageUnavailableError } from '../../shared/errors';
-import { batchItemKeysOf, idempotencyKeysOf, payloadHash } from '../../shared/idempotency';
-import { submitBatch, storageSizeProblem, submitRequest, BatchItem, BatchItemResult } from '../../shared/intake';
-import { parseBatchRequest } from '../../shared/api-schemas';
-import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_BODY_BYTES, readJsonBody } from '../../shared/json-body';
-import { problem, validationProblem } from '../../shared/problem';
-import type { FieldError } from '../../shared/request/fields';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { parseOptionsFor } from '../../shared/request/parsed';
-import { services } from '../../shared/services';
+} from '../../shared/http/responses';
+import { StorageUnavailableError } from '../../shared/core/errors';
+import { batchItemKeysOf, idempotencyKeysOf, payloadHash } from '../../shared/core/idempotency';
+import {
+  submitBatch,
+  storageSizeProblem,
+  submitRequest,
+  BatchItem,
+  BatchItemResult,
+} from '../../shared/use-cases/intake';
+import { parseBatchRequest } from '../../shared/http/api-schemas';
+import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_BODY_BYTES, readJsonBody } from '../../shared/http/json-body';
+import { problem, validationProblem } from '../../shared/http/problem';
+import type { FieldError } from '../../shared/core/request/fields';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { parseOptionsFor } from '../../shared/core/request/parsed';
+import { services } from '../../shared/platform/composition-root';
 
 const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 const MAX_BATCH_BYTES = MAX_BATCH_BODY_BYTES;

@@ -1,6 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { json } from '../../shared/http-answers';
-import { buildOpenApiDocument } from '../../shared/openapi';
+import { json } from '../../shared/http/responses';
+import { buildOpenApiDocument } from '../../shared/http/openapi';
 
 /**
  * GET /api/openapi.json (anonymous): the API description generated from the zod schemas. A module of

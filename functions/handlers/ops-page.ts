@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { answering, json } from '../../shared/http-answers';
-import { opsSummary as readSummary } from '../../shared/ops-summary';
-import { services } from '../../shared/services';
+import { answering, json } from '../../shared/http/responses';
+import { opsSummary as readSummary } from '../../shared/use-cases/ops-summary';
+import { services } from '../../shared/platform/composition-root';
 
 /**
  * The ops page: one server-rendered HTML shell plus one script and one style sheet (shared/ui/), no

@@ -1,8 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
-import { deliverOnFinal } from '../../shared/callbacks';
-import { contextLogger } from '../../shared/http-answers';
-import { failPoisoned } from '../../shared/poison';
-import { services } from '../../shared/services';
+import { deliverOnFinal } from '../../shared/use-cases/callbacks';
+import { contextLogger } from '../../shared/http/responses';
+import { failPoisoned } from '../../shared/use-cases/poison';
+import { services } from '../../shared/platform/composition-root';
 
 /**
  * Queue trigger on chat-requests-poison: a message the worker failed on maxDequeueCount times marks

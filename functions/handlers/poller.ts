@@ -1,9 +1,9 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { deliverDueCallbacks, deliverOnFinal } from '../../shared/callbacks';
-import { contextLogger } from '../../shared/http-answers';
-import { runPollerTick } from '../../shared/poller';
-import type { Logger } from '../../shared/log';
-import { services, type Services } from '../../shared/services';
+import { deliverDueCallbacks, deliverOnFinal } from '../../shared/use-cases/callbacks';
+import { contextLogger } from '../../shared/http/responses';
+import { runPollerTick } from '../../shared/use-cases/poller';
+import type { Logger } from '../../shared/platform/log';
+import { services, type Services } from '../../shared/platform/composition-root';
 
 /**
  * Timer: follows pending Graph operations to a final state, sends queue messages that intake could

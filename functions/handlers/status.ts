@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { parseListQuery } from '../../shared/api-schemas';
+import { parseListQuery } from '../../shared/http/api-schemas';
 import {
   answering,
   contextLogger,
@@ -8,16 +8,16 @@ import {
   readBounded,
   resourceAnswer,
   signatureProblem,
-} from '../../shared/http-answers';
-import { findByExternalId } from '../../shared/idempotency';
-import { isRequestId } from '../../shared/ids';
-import { State } from '../../shared/model';
-import { requestView } from '../../shared/waiting';
-import { problem, validationProblem } from '../../shared/problem';
-import { retryFailedRequest } from '../../shared/retry';
-import { configProblem, services } from '../../shared/services';
-import { InvalidContinuationTokenError } from '../../shared/table-store';
-import { checkHealth } from '../../shared/health';
+} from '../../shared/http/responses';
+import { findByExternalId } from '../../shared/core/idempotency';
+import { isRequestId } from '../../shared/core/ids';
+import { State } from '../../shared/core/model';
+import { requestView } from '../../shared/use-cases/waiting';
+import { problem, validationProblem } from '../../shared/http/problem';
+import { retryFailedRequest } from '../../shared/use-cases/retry';
+import { configProblem, services } from '../../shared/platform/composition-root';
+import { InvalidContinuationTokenError } from '../../shared/storage/table-store';
+import { checkHealth } from '../../shared/use-cases/health';
 
 /** GET /api/requests/{id} */
 export async function getRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

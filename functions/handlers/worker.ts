@@ -1,9 +1,9 @@
 import type { InvocationContext } from '@azure/functions';
-import { contextLogger } from '../../shared/http-answers';
-import { deliverOnFinal } from '../../shared/callbacks';
-import { services } from '../../shared/services';
-import { parseRequestMessage } from '../../shared/queue/message';
-import { processRequestMessage } from '../../shared/worker';
+import { contextLogger } from '../../shared/http/responses';
+import { deliverOnFinal } from '../../shared/use-cases/callbacks';
+import { services } from '../../shared/platform/composition-root';
+import { parseRequestMessage } from '../../shared/core/queue/message';
+import { processRequestMessage } from '../../shared/use-cases/worker';
 
 /**
  * Queue trigger on chat-requests: one Graph create-chat attempt per message. Returns normally for

@@ -55,7 +55,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 // Every app setting of the service. test/unit/infra.test.ts parses this block and compares it with
-// SETTING_NAMES in shared/config.ts; secrets appear only as Key Vault references.
+// SETTING_NAMES in shared/platform/config.ts; secrets appear only as Key Vault references.
 var appSettings = union(
   {
     // Identity-based host and trigger storage: shared keys are disabled on the account.
@@ -81,7 +81,7 @@ var appSettings = union(
     ALLOW_LOCALHOST_CALLBACKS: 'false'
     // Read by the Functions host: it refuses a larger body (413) before buffering it or running our code.
     // 20 MiB = intake's largest body (a 16 MiB batch) plus headroom, HOST_REQUEST_BODY_LIMIT_BYTES in
-    // shared/json-body.ts; the host's own default is 100 MB.
+    // shared/http/json-body.ts; the host's own default is 100 MB.
     FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '20971520'
   },
   empty(graphClientSecretUri) ? {} : {

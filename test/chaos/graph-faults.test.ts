@@ -1,11 +1,11 @@
 import pLimit from 'p-limit';
-import type { GraphRateGate } from '../../shared/rate/gate';
-import { submitRequest } from '../../shared/intake';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import type { RequestMessage } from '../../shared/queue/port';
-import { services } from '../../shared/services';
-import { processRequestMessage, WorkResult } from '../../shared/worker';
+import type { GraphRateGate } from '../../shared/core/rate/gate';
+import { submitRequest } from '../../shared/use-cases/intake';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import type { RequestMessage } from '../../shared/core/queue/port';
+import { services } from '../../shared/platform/composition-root';
+import { processRequestMessage, WorkResult } from '../../shared/use-cases/worker';
 import { sleep, waitFor } from '../support/chaos-stack';
 import { assignFates, judge, planMix, Planned, Resource, settle, Verdict } from '../support/chaos-load';
 import { ChaosReport, LONG } from '../support/chaos-report';

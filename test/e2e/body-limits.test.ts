@@ -4,7 +4,7 @@
  * limit is answered without reading any of it. Nothing here measures time: only bytes sent.
  */
 import * as net from 'node:net';
-import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/json-body';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/http/json-body';
 import { startStack, Stack } from '../support/stack';
 
 const MiB = 1024 * 1024;

@@ -19,7 +19,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { Azurite, connectionStringFor, startAzurite } from '../../dev/azurite';
 import { eventually, startStack, Stack } from '../support/stack';
-import { openRequestTables } from '../../shared/table-store';
+import { openRequestTables } from '../../shared/storage/table-store';
 
 /** A TCP proxy in front of one Azurite service that this test can cut and restore. */
 class CuttableProxy {

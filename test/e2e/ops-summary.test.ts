@@ -1,7 +1,7 @@
 import { QueueClient } from '@azure/storage-queue';
-import { State } from '../../shared/model';
-import { OpsSummarySchema, type OpsSummary } from '../../shared/ops-schemas';
-import { services } from '../../shared/services';
+import { State } from '../../shared/core/model';
+import { OpsSummarySchema, type OpsSummary } from '../../shared/http/ops-schemas';
+import { services } from '../../shared/platform/composition-root';
 import { eventually, startStack, Stack } from '../support/stack';
 
 /**

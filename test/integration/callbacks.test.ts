@@ -16,18 +16,18 @@ import {
   deliverOnFinal,
   guardedLookup,
   isPrivateAddress,
-} from '../../shared/callbacks';
-import { Config, loadConfig } from '../../shared/config';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { jsonLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { failPoisoned } from '../../shared/poison';
-import { CALLBACK_HANDOVER_MS, transition } from '../../shared/request-store';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { processRequestMessage } from '../../shared/worker';
+} from '../../shared/use-cases/callbacks';
+import { Config, loadConfig } from '../../shared/platform/config';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { jsonLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { failPoisoned } from '../../shared/use-cases/poison';
+import { CALLBACK_HANDOVER_MS, transition } from '../../shared/core/request-store';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { processRequestMessage } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;

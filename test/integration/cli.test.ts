@@ -17,8 +17,8 @@ import { watch } from '../../cli/commands/watch';
 import { CommandContext, createContext } from '../../cli/context';
 import { ExitCode } from '../../cli/exit-codes';
 import { cliEnvironment, main, resolveTarget } from '../../cli/index';
-import type { ChatRequestResource, State } from '../../shared/model';
-import { parseProvisioningRequest } from '../../shared/request-schema';
+import type { ChatRequestResource, State } from '../../shared/core/model';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 
 const KEY = 'test-function-key';
 const PAGE_MAX = 2; // small pages, so listing has to follow nextLink

@@ -5,9 +5,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../shared/config';
-import { createCredential, GraphAnswer, SdkGraphChats } from '../../shared/graph-client';
-import { GraphCreateChatBody } from '../../shared/model';
+import { loadConfig } from '../../shared/platform/config';
+import { createCredential, GraphAnswer, SdkGraphChats } from '../../shared/graph/graph-client';
+import { GraphCreateChatBody } from '../../shared/core/model';
 import { startStack, Stack } from '../support/stack';
 
 const MEMBER = '#microsoft.graph.aadUserConversationMember';

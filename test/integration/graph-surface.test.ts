@@ -4,16 +4,16 @@
  * a call Teams refuses app-only (412), and a member from a tenant Teams does not federate with. Each must
  * end in the right state with its own cause, and never in a second group chat.
  */
-import { loadConfig } from '../../shared/config';
-import { MAX_INVOCATION_EXCEPTIONS } from '../../shared/graph-outcome';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { jsonLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { processRequestMessage, WorkerDeps } from '../../shared/worker';
+import { loadConfig } from '../../shared/platform/config';
+import { MAX_INVOCATION_EXCEPTIONS } from '../../shared/core/graph-retry-policy';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { jsonLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };

@@ -1,9 +1,9 @@
 import { QueueClient } from '@azure/storage-queue';
 import { main } from '../../cli';
 import type { Output } from '../../cli/context';
-import { checkHealth, classifyPoison } from '../../shared/health';
-import { encodeRequestMessage } from '../../shared/request-queue';
-import { services } from '../../shared/services';
+import { checkHealth, classifyPoison } from '../../shared/use-cases/health';
+import { encodeRequestMessage } from '../../shared/core/queue/message';
+import { services } from '../../shared/platform/composition-root';
 import { eventually, startStack, Stack } from '../support/stack';
 
 /**

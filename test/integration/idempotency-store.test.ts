@@ -1,10 +1,10 @@
 /**
- * Idempotency (shared/idempotency.ts) over its port as the table store implements it, on Azurite: the
+ * Idempotency (shared/core/idempotency.ts) over its port as the table store implements it, on Azurite: the
  * key records keep their layout, and concurrent duplicates converge on one request.
  */
 import { TableClient } from '@azure/data-tables';
 import { startAzurite, Azurite } from '../../dev/azurite';
-import { AlreadyExistsError } from '../../shared/errors';
+import { AlreadyExistsError } from '../../shared/core/errors';
 import {
   claimKeys,
   createOnce,
@@ -12,12 +12,12 @@ import {
   idempotencyKeysOf,
   type IdempotencyStore,
   storageKey,
-} from '../../shared/idempotency';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { hashKey, openRequestTables, TableRequestStore } from '../../shared/table-store';
+} from '../../shared/core/idempotency';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { hashKey, openRequestTables, TableRequestStore } from '../../shared/storage/table-store';
 
 let azurite: Azurite;
 let serial = 0;

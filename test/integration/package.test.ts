@@ -14,7 +14,7 @@ import { readMainPattern, resolveEntryPoints } from '../../dev/host/entry-points
 import { type GraphSimulator, startGraphSimulator } from '../../dev/simulator';
 import { simulatorSettings, writeTrustBundle } from '../../dev/simulator/settings';
 import { buildPackage, funcIgnore, listFiles, ROOT, sourceFiles } from '../../scripts/package';
-import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/json-body';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/http/json-body';
 
 const FUNCTION_KEY = 'package-test-key';
 
@@ -67,10 +67,14 @@ describe('the deployment package (npm run package)', () => {
   it('from the repository, .funcignore admits only host.json and the manifests (the rest is built)', () => {
     expect(sourceFiles()).toEqual(['host.json', 'package-lock.json', 'package.json']);
     const rules = funcIgnore();
-    for (const excluded of ['functions/intake.ts', 'shared/config.ts', 'tsconfig.json', 'dist/dev/start.js']) {
+    for (const excluded of ['functions/intake.ts', 'shared/platform/config.ts', 'tsconfig.json', 'dist/dev/start.js']) {
       expect([excluded, rules.ignores(excluded)]).toEqual([excluded, true]);
     }
-    for (const admitted of ['dist/functions/intake.js', 'dist/shared/config.js', 'node_modules/zod/package.json']) {
+    for (const admitted of [
+      'dist/functions/intake.js',
+      'dist/shared/platform/config.js',
+      'node_modules/zod/package.json',
+    ]) {
       expect([admitted, rules.ignores(admitted)]).toEqual([admitted, false]);
     }
   });

@@ -3,19 +3,19 @@
  * deadline, throttled polls, overlapping ticks, housekeeping, and that a tick reads only due rows.
  * Time is injected (`now`); nothing waits for Microsoft's 30 s.
  */
-import { loadConfig } from '../../shared/config';
-import { OPERATION_FIRST_CHECK_MS, OPERATION_MIN_CHECK_MS } from '../../shared/graph-outcome';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { jsonLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { runPollerTick, PollerDeps, TickReport } from '../../shared/poller';
-import { RequestMessage, RequestQueue } from '../../shared/queue/port';
-import { transition } from '../../shared/request-store';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/worker';
+import { loadConfig } from '../../shared/platform/config';
+import { OPERATION_FIRST_CHECK_MS, OPERATION_MIN_CHECK_MS } from '../../shared/core/graph-retry-policy';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { jsonLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { runPollerTick, PollerDeps, TickReport } from '../../shared/use-cases/poller';
+import { RequestMessage, RequestQueue } from '../../shared/core/queue/port';
+import { transition } from '../../shared/core/request-store';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
 
 const APP = '05F59CEC-A742-4A50-A62E-202A57E478A4';

@@ -5,8 +5,8 @@
  */
 import { createServer, Server, Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
-import { loadConfig } from '../../shared/config';
-import { buildServices } from '../../shared/services';
+import { loadConfig } from '../../shared/platform/config';
+import { buildServices } from '../../shared/platform/composition-root';
 
 let server: Server;
 let connections = 0;

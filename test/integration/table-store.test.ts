@@ -4,11 +4,11 @@
  */
 import { TableClient } from '@azure/data-tables';
 import { startAzurite, Azurite } from '../../dev/azurite';
-import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/errors';
-import { newRequestId } from '../../shared/ids';
-import { ChatRequest, State } from '../../shared/model';
-import { lostRace, transition } from '../../shared/request-store';
-import { invertId, openRequestTables, TableRequestStore } from '../../shared/table-store';
+import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/core/errors';
+import { newRequestId } from '../../shared/core/ids';
+import { ChatRequest, State } from '../../shared/core/model';
+import { lostRace, transition } from '../../shared/core/request-store';
+import { invertId, openRequestTables, TableRequestStore } from '../../shared/storage/table-store';
 
 let azurite: Azurite;
 let serial = 0;

@@ -5,16 +5,16 @@
  * endpoints may refuse a `$filter` on `createdDateTime`. Every fault point × member form × filter mode
  * must end with exactly one chat, adopted, after one POST. Azurite and the simulator, nothing mocked.
  */
-import { loadConfig } from '../../shared/config';
-import { createCredential, GraphChats, SdkGraphChats } from '../../shared/graph-client';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { jsonLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { processRequestMessage, WorkerDeps } from '../../shared/worker';
+import { loadConfig } from '../../shared/platform/config';
+import { createCredential, GraphChats, SdkGraphChats } from '../../shared/graph/graph-client';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { jsonLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };

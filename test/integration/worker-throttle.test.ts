@@ -2,18 +2,18 @@
  * The shared pause and the adaptive rate, between two worker instances on one table (Azurite) and
  * one simulated tenant: when one instance gets a 429, the other waits too.
  */
-import { loadConfig } from '../../shared/config';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { silentLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { aimdSettings } from '../../shared/rate/aimd';
-import { GraphRateGate } from '../../shared/rate/gate';
-import { TableFleetRateStore } from '../../shared/rate/table-store';
-import { processRequestMessage, WorkerDeps } from '../../shared/worker';
+import { loadConfig } from '../../shared/platform/config';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { silentLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { aimdSettings } from '../../shared/core/rate/aimd';
+import { GraphRateGate } from '../../shared/core/rate/gate';
+import { TableFleetRateStore } from '../../shared/storage/fleet-rate-table-store';
+import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };

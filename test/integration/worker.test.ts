@@ -3,16 +3,16 @@
  * simulator over TLS with its fault scripts. Time is injected (`now`) so grace windows, backoff and
  * transient limits are walked through without waiting; the queue's own visibility delays are real.
  */
-import { loadConfig } from '../../shared/config';
-import { MAX_TRANSIENT_FAILURES } from '../../shared/graph-outcome';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { jsonLogger, Logger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { buildServices, Services } from '../../shared/services';
-import { processRequestMessage, WorkerDeps, WorkResult } from '../../shared/worker';
+import { loadConfig } from '../../shared/platform/config';
+import { MAX_TRANSIENT_FAILURES } from '../../shared/core/graph-retry-policy';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { jsonLogger, Logger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { buildServices, Services } from '../../shared/platform/composition-root';
+import { processRequestMessage, WorkerDeps, WorkResult } from '../../shared/use-cases/worker';
 import { eventually, startStack, Stack } from '../support/stack';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };

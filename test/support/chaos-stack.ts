@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { startLocalHost, LocalHost } from '../../dev/host';
 import { startGraphSimulator, GraphSimulator, SimulatorOptions } from '../../dev/simulator';
-import { resetServices } from '../../shared/services';
+import { resetServices } from '../../shared/platform/composition-root';
 import { caBundle, callApi, ChildHost } from './chaos-app';
 import { ChaosStorage } from './chaos-storage';
 

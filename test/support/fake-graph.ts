@@ -1,5 +1,5 @@
-import { ChatListing, ChatSummary, GraphAnswer, GraphChats, UserIdLookup } from '../../shared/graph-client';
-import { GraphCreateChatBody } from '../../shared/model';
+import { ChatListing, ChatSummary, GraphAnswer, GraphChats, UserIdLookup } from '../../shared/graph/graph-client';
+import { GraphCreateChatBody } from '../../shared/core/model';
 
 /** A scripted fake of the GraphChats port for unit tests (integration tests use the simulator). */
 export class ScriptedGraph implements GraphChats {

@@ -1,6 +1,6 @@
-import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/errors';
-import type { IdempotencyRecord } from '../../shared/idempotency';
-import { ChatRequest, State } from '../../shared/model';
+import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/core/errors';
+import type { IdempotencyRecord } from '../../shared/core/idempotency';
+import { ChatRequest, State } from '../../shared/core/model';
 import {
   DueEntry,
   ListPage,
@@ -9,9 +9,10 @@ import {
   RequestStore,
   Stored,
   withCheck,
-} from '../../shared/request-store';
-import { RequestMessage, RequestQueue } from '../../shared/request-queue';
-import { FleetRate, FleetRateStore } from '../../shared/throttle';
+} from '../../shared/core/request-store';
+import { RequestMessage, RequestQueue } from '../../shared/core/queue/port';
+import { FleetRate } from '../../shared/core/rate/aimd';
+import { FleetRateStore } from '../../shared/core/rate/fleet-rate-store';
 
 /** A hand-written fake of the RequestStore port with the same race rules (put-if-absent, ETags). */
 export class MemoryRequestStore implements RequestStore {

@@ -5,8 +5,8 @@ import { startAzurite, Azurite } from '../../dev/azurite';
 import { startLocalHost, LocalHost } from '../../dev/host';
 import { startGraphSimulator, GraphSimulator, SimulatorOptions } from '../../dev/simulator';
 import { simulatorSettings, writeTrustBundle } from '../../dev/simulator/settings';
-import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/json-body';
-import { resetServices } from '../../shared/services';
+import { HOST_REQUEST_BODY_LIMIT_BYTES } from '../../shared/http/json-body';
+import { resetServices } from '../../shared/platform/composition-root';
 
 /**
  * The whole service on one machine for integration and e2e tests: Azurite (in memory), the Graph

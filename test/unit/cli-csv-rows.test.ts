@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { checkRows, fieldName, formatOf, readCsv, readInputFile, readJsonl, ValidateRequest } from '../../cli/csv-rows';
-import { parseProvisioningRequest } from '../../shared/request-schema';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
 const HEADER = 'externalId,chatType,topic,members,owners,guests,notBefore,callbackUrl,appId';

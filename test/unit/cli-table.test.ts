@@ -1,6 +1,6 @@
 import { cleanCell, formatBlock, formatTable } from '../../cli/table';
 import { requestBlock, requestTable } from '../../cli/request-view';
-import type { ChatRequestResource } from '../../shared/model';
+import type { ChatRequestResource } from '../../shared/core/model';
 
 describe('formatTable', () => {
   it('aligns columns, right-aligns numbers and leaves no trailing spaces', () => {

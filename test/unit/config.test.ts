@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULTS, loadConfig, pollSchedule, queueNames } from '../../shared/config';
+import { ConfigError, DEFAULTS, loadConfig, pollSchedule, queueNames } from '../../shared/platform/config';
 
 const storage =
   'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1';

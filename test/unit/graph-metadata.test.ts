@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseProvisioningRequest } from '../../shared/request/parse';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { conformanceProblems, MetadataSchema, parseMetadata, resolvedType } from '../support/graph-metadata';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');

@@ -1,4 +1,4 @@
-import { pathSegment } from '../../shared/graph-client';
+import { pathSegment } from '../../shared/graph/graph-client';
 
 describe('pathSegment', () => {
   it('refuses what the URL parser would resolve away (dots-only, even encoded) or leave empty', () => {

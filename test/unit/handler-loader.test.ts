@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lazyModule } from '../../shared/handler-loader';
-import { startTelemetryFromSettings } from '../../shared/telemetry-start';
+import { lazyModule } from '../../shared/platform/handler-loader';
+import { startTelemetryFromSettings } from '../../shared/platform/telemetry-start';
 
-jest.mock('../../shared/telemetry-start', () => ({ startTelemetryFromSettings: jest.fn() }));
+jest.mock('../../shared/platform/telemetry-start', () => ({ startTelemetryFromSettings: jest.fn() }));
 
 const ROOT = join(__dirname, '../..');
 const startTelemetry = startTelemetryFromSettings as jest.MockedFunction<typeof startTelemetryFromSettings>;
@@ -19,22 +19,25 @@ function loadTimeImports(file: string): string[] {
 describe('function files (cold start, bench P4)', () => {
   const files = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts'));
 
-  it('import only @azure/functions, shared/app-settings and shared/handler-loader at load time', () => {
+  it('import only @azure/functions, shared/platform/app-settings and shared/platform/handler-loader at load time', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const imports = loadTimeImports(join(ROOT, 'functions', file));
       expect({
         file,
         imports: imports.filter(
-          (i) => i !== '@azure/functions' && i !== '../shared/app-settings' && i !== '../shared/handler-loader',
+          (i) =>
+            i !== '@azure/functions' &&
+            i !== '../shared/platform/app-settings' &&
+            i !== '../shared/platform/handler-loader',
         ),
       }).toEqual({ file, imports: [] });
     }
   });
 
-  it('shared/app-settings imports nothing at load time, shared/handler-loader only app-settings', () => {
-    expect(loadTimeImports(join(ROOT, 'shared', 'app-settings.ts'))).toEqual([]);
-    expect(loadTimeImports(join(ROOT, 'shared', 'handler-loader.ts'))).toEqual(['./app-settings']);
+  it('shared/platform/app-settings imports nothing at load time, shared/platform/handler-loader only app-settings', () => {
+    expect(loadTimeImports(join(ROOT, 'shared', 'platform', 'app-settings.ts'))).toEqual([]);
+    expect(loadTimeImports(join(ROOT, 'shared', 'platform', 'handler-loader.ts'))).toEqual(['./app-settings']);
   });
 });
 

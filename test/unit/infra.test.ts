@@ -5,9 +5,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/config';
-import { workTableName } from '../../shared/table-store';
-import { HOST_REQUEST_BODY_LIMIT_BYTES, MAX_BATCH_BODY_BYTES } from '../../shared/json-body';
+import { DEFAULTS, SECRET_SETTINGS, SETTING_NAMES, loadConfig } from '../../shared/platform/config';
+import { workTableName } from '../../shared/storage/table-store';
+import { HOST_REQUEST_BODY_LIMIT_BYTES, MAX_BATCH_BODY_BYTES } from '../../shared/http/json-body';
 import { DEFAULT_PACKAGE_DIR } from '../../scripts/package';
 
 type SettingName = (typeof SETTING_NAMES)[number];
@@ -437,7 +437,7 @@ describe('the Bicep reader', () => {
   });
 });
 
-describe('app settings against shared/config.ts', () => {
+describe('app settings against shared/platform/config.ts', () => {
   it('sets every setting loadConfig reads, or lists it as deliberately not set', () => {
     const missing = SETTING_NAMES.filter((n) => !settingKeys.includes(n) && !(n in NOT_SET_IN_AZURE));
     const both = SETTING_NAMES.filter((n) => settingKeys.includes(n) && n in NOT_SET_IN_AZURE);
@@ -846,7 +846,7 @@ describe('docs/deploy.md', () => {
       let actual: unknown;
       if (from === 'host.json') actual = valueAtPath(hostJson, setting ?? '');
       else if (from === 'infra/main.bicep') actual = mainDefault(setting ?? '');
-      else if (from === 'shared/config.ts') actual = DEFAULTS[setting as keyof typeof DEFAULTS];
+      else if (from === 'shared/platform/config.ts') actual = DEFAULTS[setting as keyof typeof DEFAULTS];
       else throw new Error(`unknown source ${from} for ${setting}`);
       expect({ setting, value }).toEqual({ setting, value: String(actual) });
     }

@@ -8,8 +8,8 @@ import {
   findJsonSyntaxError,
   firstInvalidUtf8,
   readJsonBody,
-} from '../../shared/json-body';
-import { PROBLEM_CONTENT_TYPE, ProblemType } from '../../shared/problem';
+} from '../../shared/http/json-body';
+import { PROBLEM_CONTENT_TYPE, ProblemType } from '../../shared/http/problem';
 
 const JSON_TYPE = 'application/json';
 const read = (text: string | Uint8Array, contentType: string | null = JSON_TYPE, maxBytes?: number) =>

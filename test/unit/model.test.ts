@@ -1,5 +1,5 @@
-import { canTransition, IllegalTransitionError, State, STATES, toResource } from '../../shared/model';
-import { transition } from '../../shared/request-store';
+import { canTransition, IllegalTransitionError, State, STATES, toResource } from '../../shared/core/model';
+import { transition } from '../../shared/core/request-store';
 import { MemoryRequestStore } from '../support/memory-store';
 
 describe('the state map', () => {

@@ -34,27 +34,27 @@ function packagesLoadedBy(modules: string[]): string[] {
 }
 
 describe('what the worker path loads', () => {
-  it('bind parsing (shared/request/binds.ts) loads no package at all, zod included', () => {
-    expect(packagesLoadedBy(['shared/request/binds.ts'])).toEqual([]);
+  it('bind parsing (shared/core/request/binds.ts) loads no package at all, zod included', () => {
+    expect(packagesLoadedBy(['shared/core/request/binds.ts'])).toEqual([]);
   });
 
   it('the AIMD maths and the queue port load no package: they are pure', () => {
-    expect(packagesLoadedBy(['shared/rate/aimd.ts', 'shared/queue/port.ts'])).toEqual([]);
+    expect(packagesLoadedBy(['shared/core/rate/aimd.ts', 'shared/core/queue/port.ts'])).toEqual([]);
   });
 
-  it('the worker (shared/worker.ts) and everything it imports load no zod', () => {
-    const loaded = packagesLoadedBy(['shared/worker.ts']);
+  it('the worker (shared/use-cases/worker.ts) and everything it imports load no zod', () => {
+    const loaded = packagesLoadedBy(['shared/use-cases/worker.ts']);
     expect(loaded).toContain('@microsoft/microsoft-graph-client');
     expect(loaded).not.toContain('zod');
   });
 
   it('the Graph client does not load zod', () => {
-    const loaded = packagesLoadedBy(['shared/graph-client.ts']);
+    const loaded = packagesLoadedBy(['shared/graph/graph-client.ts']);
     expect(loaded).toContain('@microsoft/microsoft-graph-client');
     expect(loaded).not.toContain('zod');
   });
 
   it('parsing a request does load zod (so the checks above can see it)', () => {
-    expect(packagesLoadedBy(['shared/request/parse.ts'])).toContain('zod');
+    expect(packagesLoadedBy(['shared/core/request/parse.ts'])).toContain('zod');
   });
 });

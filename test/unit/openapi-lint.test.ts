@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildOpenApiDocument } from '../../shared/openapi';
+import { buildOpenApiDocument } from '../../shared/http/openapi';
 
 /**
  * The served OpenAPI document is clean under Redocly's recommended rules (redocly.yaml), linted by the

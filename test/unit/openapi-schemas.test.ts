@@ -6,9 +6,9 @@ import {
   RequestResourceSchema,
   parseBatchRequest,
   parseListQuery,
-} from '../../shared/api-schemas';
-import type { ChatRequestResource } from '../../shared/model';
-import { problem, validationProblem } from '../../shared/problem';
+} from '../../shared/http/api-schemas';
+import type { ChatRequestResource } from '../../shared/core/model';
+import { problem, validationProblem } from '../../shared/http/problem';
 
 const NOW = new Date('2025-01-15T10:00:00.000Z');
 

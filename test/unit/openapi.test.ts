@@ -1,5 +1,5 @@
-import { COMPACT_EXAMPLE, GRAPH_EXAMPLE, buildOpenApiDocument } from '../../shared/openapi';
-import { parseProvisioningRequest } from '../../shared/request-schema';
+import { COMPACT_EXAMPLE, GRAPH_EXAMPLE, buildOpenApiDocument } from '../../shared/http/openapi';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 
 type Json = Record<string, unknown>;
 const doc = buildOpenApiDocument() as unknown as Json;

@@ -1,4 +1,4 @@
-import { PROBLEM_CONTENT_TYPE, ProblemType, isProblem, problem, validationProblem } from '../../shared/problem';
+import { PROBLEM_CONTENT_TYPE, ProblemType, isProblem, problem, validationProblem } from '../../shared/http/problem';
 
 describe('problem', () => {
   it.each([

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { z } from 'zod';
-import { isRequestId, newRequestId } from '../../shared/ids';
-import { encodeRequestMessage, parseRequestMessage } from '../../shared/queue/message';
+import { isRequestId, newRequestId } from '../../shared/core/ids';
+import { encodeRequestMessage, parseRequestMessage } from '../../shared/core/queue/message';
 
 /** The zod schema the parser replaced: its answers are the reference for every reason. */
 const zodSchema = z.strictObject({

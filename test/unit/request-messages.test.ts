@@ -1,13 +1,13 @@
-import { ConcurrencyConflictError, StorageUnavailableError } from '../../shared/errors';
-import { newRequestId } from '../../shared/ids';
-import { newChatRequest } from '../../shared/intake';
-import { silentLogger } from '../../shared/log';
-import { ChatRequest, State } from '../../shared/model';
-import type { RequestMessage } from '../../shared/queue/port';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { sendMessage, Stored, transition, transitionAndSend } from '../../shared/request-store';
-import { retryFailedRequest } from '../../shared/retry';
+import { ConcurrencyConflictError, StorageUnavailableError } from '../../shared/core/errors';
+import { newRequestId } from '../../shared/core/ids';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { silentLogger } from '../../shared/platform/log';
+import { ChatRequest, State } from '../../shared/core/model';
+import type { RequestMessage } from '../../shared/core/queue/port';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { sendMessage, Stored, transition, transitionAndSend } from '../../shared/core/request-store';
+import { retryFailedRequest } from '../../shared/use-cases/retry';
 import { MemoryQueue, MemoryRequestStore } from '../support/memory-store';
 
 const now = new Date('2026-11-24T12:00:00Z');

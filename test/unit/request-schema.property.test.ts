@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathSegment } from '../../shared/graph-client';
-import { bindForUser, userFromBind } from '../../shared/request/binds';
-import { userRefProblem } from '../../shared/request/fields';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
+import { pathSegment } from '../../shared/graph/graph-client';
+import { bindForUser, userFromBind } from '../../shared/core/request/binds';
+import { userRefProblem } from '../../shared/core/request/fields';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
 
 const NOW = new Date('2025-01-15T10:00:00.000Z');
 const BIND_SHAPE = /^https:\/\/graph\.microsoft\.com\/v1\.0\/users\('(?:[^']|'')*'\)$/;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bindForUser, userFromBind } from '../../shared/request/binds';
-import { FieldError, MAX_REPORTED_ERRORS } from '../../shared/request/fields';
-import { payloadHash } from '../../shared/request/hash';
-import { parseProvisioningRequest } from '../../shared/request/parse';
-import { ParseOptions, ParsedRequest } from '../../shared/request/parsed';
+import { bindForUser, userFromBind } from '../../shared/core/request/binds';
+import { FieldError, MAX_REPORTED_ERRORS } from '../../shared/core/request/fields';
+import { payloadHash } from '../../shared/core/request/hash';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { ParseOptions, ParsedRequest } from '../../shared/core/request/parsed';
 
 const NOW = new Date('2025-01-15T10:00:00.000Z');
 const FIXTURES = join(__dirname, '..', 'fixtures', 'graph-examples');

@@ -14,7 +14,7 @@ import {
   stopTelemetry,
   telemetryCredential,
   TelemetryCounters,
-} from '../../shared/telemetry';
+} from '../../shared/platform/telemetry';
 
 type Added = { name: string; value: number; attributes?: Attributes };
 

@@ -1,5 +1,5 @@
-import { aimdSettings, FleetRate, initialFleetRate, onThrottle, regain } from '../../shared/rate/aimd';
-import { GraphRateGate } from '../../shared/rate/gate';
+import { aimdSettings, FleetRate, initialFleetRate, onThrottle, regain } from '../../shared/core/rate/aimd';
+import { GraphRateGate } from '../../shared/core/rate/gate';
 import { MemoryFleetRateStore } from '../support/memory-store';
 
 describe('AIMD', () => {

@@ -1,4 +1,4 @@
-import { tokenAnswer } from '../../shared/graph-client';
+import { tokenAnswer } from '../../shared/graph/graph-client';
 
 describe('token errors', () => {
   it('a wrong secret is permanent and says invalid_client', () => {

@@ -1,13 +1,15 @@
-import { ChatRequest, State } from '../../shared/model';
-import { newChatRequest } from '../../shared/intake';
-import { parseProvisioningRequest, payloadHash } from '../../shared/request-schema';
-import { aimdSettings, GraphRateGate } from '../../shared/throttle';
-import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/worker';
-import { STALE_CREATING_MS } from '../../shared/poller';
-import { silentLogger } from '../../shared/log';
-import { newRequestId } from '../../shared/ids';
-import { requestView, waitingFor } from '../../shared/waiting';
-import { RequestResourceSchema } from '../../shared/api-schemas';
+import { ChatRequest, State } from '../../shared/core/model';
+import { newChatRequest } from '../../shared/use-cases/intake';
+import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { payloadHash } from '../../shared/core/request/hash';
+import { aimdSettings } from '../../shared/core/rate/aimd';
+import { GraphRateGate } from '../../shared/core/rate/gate';
+import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
+import { STALE_CREATING_MS } from '../../shared/use-cases/poller';
+import { silentLogger } from '../../shared/platform/log';
+import { newRequestId } from '../../shared/core/ids';
+import { requestView, waitingFor } from '../../shared/use-cases/waiting';
+import { RequestResourceSchema } from '../../shared/http/api-schemas';
 import { MemoryFleetRateStore, MemoryQueue, MemoryRequestStore } from '../support/memory-store';
 import { response, ScriptedGraph } from '../support/fake-graph';
 

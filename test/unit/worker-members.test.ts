@@ -1,4 +1,4 @@
-import { sameMembers, WantedMember } from '../../shared/worker';
+import { sameMembers, WantedMember } from '../../shared/use-cases/worker';
 
 /** How the recovery tells whether a listed chat's members are the request's (Graph lists userId and mail). */
 
