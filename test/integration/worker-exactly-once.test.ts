@@ -121,15 +121,17 @@ describe('exactly once', () => {
   const neverHeard = [
     ['a connection reset', { type: 'reset' }],
     ['a 503', { type: 'status', status: 503, retryAfter: null }],
-    ['an answer held past the client timeout', { type: 'delay', ms: 2000 }],
+    ['an answer held past the client timeout', { type: 'delay', ms: 6000 }],
   ] as const;
 
   it.each(neverHeard)(
     'Graph made the chat but the worker got %s: the redelivery adopts it; one chat',
     async (_name, fault) => {
-      // Prepare: a client with a short timeout, so a held answer times out quickly.
+      // Prepare: for the held answer, a client with a short timeout, so it times out quickly; the other faults keep
+      // the service's timeout, so the lookups of the next attempt (several GETs) are not cut short on a busy machine.
       const config = loadConfig(stack.env);
-      const graph = new SdkGraphChats(createCredential(config.graph), config.graph, { timeoutMs: 500 });
+      const timeout = fault.type === 'delay' ? { timeoutMs: 2000 } : {};
+      const graph = new SdkGraphChats(createCredential(config.graph), config.graph, timeout);
       const body = group('Never heard');
       const request = await seed(body);
       const since = lastSeq();
