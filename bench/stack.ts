@@ -95,14 +95,24 @@ export function readVmHwmKiB(pid: number): number {
 }
 
 /**
- * `node dist/dev/host/main.js --port 0` with the service's settings in its environment (the shell's
+ * `node dist/dev/host/main.js --port 0 --log-format json` with the service's settings in its environment (the shell's
  * environment first, as Core Tools does; the service settings are set explicitly and win here because
  * the bench owns this child). Resolves once the host logs `phase: started`.
  */
 export async function startHostProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<HostProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...nodeArgs, join(ROOT, 'dist', 'dev', 'host', 'main.js'), '--app-root', ROOT, '--port', '0'],
+    [
+      ...nodeArgs,
+      join(ROOT, 'dist', 'dev', 'host', 'main.js'),
+      '--app-root',
+      ROOT,
+      '--port',
+      '0',
+      // JSON lines: the start event is read below (the host's default is plain lines for a person).
+      '--log-format',
+      'json',
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...env, LOCAL_HOST_FUNCTION_KEYS: FUNCTION_KEY },
