@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
-import * as ts from 'typescript';
+import { transpileFolders } from '../support/ts-imports';
 import { GraphSimulator, startGraphSimulator } from '../../dev/simulator';
 
 const REPO = resolve(__dirname, '../..');
@@ -1235,15 +1235,8 @@ describe('the Graph SDK over TLS', () => {
 describe('the CLI (dev/simulator/main.ts)', () => {
   it('prints one JSON line, writes the PEM files, serves, and stops cleanly on SIGTERM', async () => {
     // Transpile the simulator so the CLI runs as plain node, the way `node dist/dev/simulator/main.js` does.
+    transpileFolders(REPO, ['dev/simulator'], join(tempDir, 'build'));
     const build = join(tempDir, 'build', 'dev', 'simulator');
-    mkdirSync(build, { recursive: true });
-    const sources = join(REPO, 'dev', 'simulator');
-    for (const file of readdirSync(sources).filter((f) => f.endsWith('.ts'))) {
-      const output = ts.transpileModule(readFileSync(join(sources, file), 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-      });
-      writeFileSync(join(build, file.replace(/\.ts$/, '.js')), output.outputText);
-    }
     const out = join(tempDir, 'cli-out');
     const child = spawn(
       process.execPath,

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import * as ts from 'typescript';
+import { join, resolve } from 'node:path';
+import { transpileFolders } from './ts-imports';
 
 /**
  * The function app as a separate process, the way `node dist/dev/host/main.js` runs it, so a test can
@@ -20,36 +20,11 @@ let built: string | undefined;
 export function buildChildApp(): string {
   if (built) return built;
   const out = mkdtempSync(join(tmpdir(), 'chaos-app-'));
-  for (const folder of FOLDERS) {
-    for (const file of tsFiles(join(ROOT, folder))) {
-      const output = ts.transpileModule(readFileSync(file, 'utf8'), {
-        compilerOptions: {
-          module: ts.ModuleKind.CommonJS,
-          target: ts.ScriptTarget.ES2022,
-          esModuleInterop: true,
-          isolatedModules: true,
-        },
-        fileName: file,
-      });
-      const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, output.outputText);
-    }
-  }
+  transpileFolders(ROOT, FOLDERS, out);
   copyFileSync(join(ROOT, 'host.json'), join(out, 'host.json'));
   writeFileSync(join(out, 'package.json'), JSON.stringify({ name: 'chaos-app', main: 'functions/*.js' }));
   built = out;
   return out;
-}
-
-function tsFiles(dir: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) files.push(...tsFiles(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) files.push(path);
-  }
-  return files;
 }
 
 export interface ChildHostOptions {

@@ -1,18 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import * as ts from 'typescript';
+import { dirname, join, resolve } from 'node:path';
+import { transpileFolders } from './ts-imports';
 
 /**
  * `npm start` as a separate process (`node dist/dev/start.js`), in a private copy of the project: the sources are
@@ -36,22 +27,7 @@ let built: string | undefined;
 export function buildLocalRun(): string {
   if (built) return built;
   const out = mkdtempSync(join(tmpdir(), 'local-run-'));
-  for (const folder of FOLDERS) {
-    for (const file of tsFiles(join(ROOT, folder))) {
-      const output = ts.transpileModule(readFileSync(file, 'utf8'), {
-        compilerOptions: {
-          module: ts.ModuleKind.CommonJS,
-          target: ts.ScriptTarget.ES2022,
-          esModuleInterop: true,
-          isolatedModules: true,
-        },
-        fileName: file,
-      });
-      const target = join(out, 'dist', relative(ROOT, file)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, output.outputText);
-    }
-  }
+  transpileFolders(ROOT, FOLDERS, join(out, 'dist'));
   for (const file of FILES) {
     mkdirSync(dirname(join(out, file)), { recursive: true });
     copyFileSync(join(ROOT, file), join(out, file));
@@ -59,16 +35,6 @@ export function buildLocalRun(): string {
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
   built = out;
   return out;
-}
-
-function tsFiles(dir: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) files.push(...tsFiles(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) files.push(path);
-  }
-  return files;
 }
 
 export interface Banner {

@@ -1,16 +1,39 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
-/** Reading our own TypeScript imports, for the tests that hold the module graph to its rules. */
+/** Our own TypeScript sources for tests: their run-time imports, and transpiling them to run elsewhere. */
 
-/** Every .ts file below `dir`. */
+/** Every TypeScript source below `dir` (declaration files left out). */
 export function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return tsFiles(path);
-    return name.endsWith('.ts') ? [path] : [];
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
   });
+}
+
+/**
+ * Transpiles (no type check: tsc does that in `npm test`) every source below `folders` of the repository
+ * `root` into `out`, keeping their relative paths, for tests that run our code in a separate process.
+ */
+export function transpileFolders(root: string, folders: string[], out: string): void {
+  for (const folder of folders) {
+    for (const file of tsFiles(join(root, folder))) {
+      const output = ts.transpileModule(readFileSync(file, 'utf8'), {
+        compilerOptions: {
+          module: ts.ModuleKind.CommonJS,
+          target: ts.ScriptTarget.ES2022,
+          esModuleInterop: true,
+          isolatedModules: true,
+        },
+        fileName: file,
+      });
+      const target = join(out, relative(root, file)).replace(/\.ts$/, '.js');
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, output.outputText);
+    }
+  }
 }
 
 /**
