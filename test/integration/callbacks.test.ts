@@ -18,17 +18,14 @@ import {
   isPrivateAddress,
 } from '../../shared/use-cases/callbacks';
 import { Config, loadConfig } from '../../shared/platform/config';
-import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
 import { jsonLogger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
 import { failPoisoned } from '../../shared/use-cases/poison';
 import { CALLBACK_HANDOVER_MS, transition } from '../../shared/core/request-store';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { processRequestMessage } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
+import { testRequest } from '../support/requests';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -121,13 +118,11 @@ beforeEach(() => {
 
 /** A queued request with a callback to `url` (seeded directly: intake's own rules are tested elsewhere). */
 async function seed(url: string, topic = 'Callback'): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(
-    { chatType: 'group', topic, members: ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com'] },
-    now,
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
+  const request = testRequest({
+    chatType: 'group',
+    topic,
+    members: ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com'],
+  });
   request.callback = { url, state: 'pending', attempts: 0 };
   await svc.store.create(request);
   return request;

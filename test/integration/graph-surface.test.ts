@@ -6,15 +6,12 @@
  */
 import { loadConfig } from '../../shared/platform/config';
 import { MAX_INVOCATION_EXCEPTIONS } from '../../shared/core/graph-retry-policy';
-import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
 import { jsonLogger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
+import { seedRequest } from '../support/requests';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };
 const UNKNOWN_APP = '0b8d2a4c-1e6f-4a3b-9c5d-7e8f9a0b1c2d';
@@ -48,14 +45,7 @@ function deps(): WorkerDeps {
   };
 }
 
-async function seed(body: unknown): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(body, now);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
-  await svc.store.create(request);
-  return request;
-}
+const seed = (body: unknown): Promise<ChatRequest> => seedRequest(svc.store, body);
 
 function group(topic: string, extra: Record<string, unknown> = {}) {
   serial += 1;

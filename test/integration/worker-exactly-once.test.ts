@@ -6,15 +6,12 @@
  */
 import { loadConfig } from '../../shared/platform/config';
 import { createCredential, GraphChats, SdkGraphChats } from '../../shared/graph/graph-client';
-import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
 import { jsonLogger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
+import { seedRequest } from '../support/requests';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };
 const FEDERATED_TENANT = '4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1';
@@ -49,14 +46,7 @@ function deps(overrides: Partial<WorkerDeps> = {}, from: Services = svc): Worker
   };
 }
 
-async function seed(body: unknown): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(body, now);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
-  await svc.store.create(request);
-  return request;
-}
+const seed = (body: unknown): Promise<ChatRequest> => seedRequest(svc.store, body);
 
 function group(topic: string, members: unknown[] = ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com']) {
   serial += 1;

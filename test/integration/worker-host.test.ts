@@ -20,6 +20,7 @@ import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { payloadHash } from '../../shared/core/request/hash';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { eventually, startStack, Stack } from '../support/stack';
+import { testRequest } from '../support/requests';
 
 const ROOT = resolve(__dirname, '../..');
 const KEY = 'worker-host-key';
@@ -93,10 +94,7 @@ afterEach(() => stack.sim.control.clearFaults());
 
 /** Row + message, as intake leaves them. */
 async function submit(body: Record<string, unknown>, callbackUrl?: string): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(body, now);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
+  const request = testRequest(body);
   if (callbackUrl) request.callback = { url: callbackUrl, state: 'pending', attempts: 0 };
   await svc.store.create(request);
   await svc.queue.send({ id: request.id, attempt: 0 });

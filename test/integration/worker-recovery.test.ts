@@ -7,15 +7,12 @@
  */
 import { loadConfig } from '../../shared/platform/config';
 import { createCredential, GraphChats, SdkGraphChats } from '../../shared/graph/graph-client';
-import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
 import { jsonLogger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
+import { seedRequest } from '../support/requests';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };
 /** Built-in simulator users whose mail is not their UPN (ana) or who have no mailbox (dario). */
@@ -71,14 +68,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps {
   };
 }
 
-async function seed(body: unknown): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(body, now);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
-  await svc.store.create(request);
-  return request;
-}
+const seed = (body: unknown): Promise<ChatRequest> => seedRequest(svc.store, body);
 
 const row = async (id: string) => (await svc.store.get(id))!.value;
 const chatsWithTopic = (topic: string) => stack.sim.control.chats().chats.filter((c) => c.topic === topic);

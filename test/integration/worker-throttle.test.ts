@@ -3,18 +3,15 @@
  * one simulated tenant: when one instance gets a 429, the other waits too.
  */
 import { loadConfig } from '../../shared/platform/config';
-import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
 import { silentLogger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
 import { aimdSettings } from '../../shared/core/rate/aimd';
 import { GraphRateGate } from '../../shared/core/rate/gate';
 import { TableFleetRateStore } from '../../shared/storage/fleet-rate-table-store';
 import { processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
 import { startStack, Stack } from '../support/stack';
+import { seedRequest } from '../support/requests';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };
 
@@ -58,15 +55,11 @@ function deps(svc: Services): WorkerDeps {
 }
 
 async function seed(svc: Services, topic: string): Promise<ChatRequest> {
-  const now = new Date();
-  const parsed = parseProvisioningRequest(
-    { chatType: 'group', topic, members: ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com'] },
-    now,
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
-  await svc.store.create(request);
-  return request;
+  return seedRequest(svc.store, {
+    chatType: 'group',
+    topic,
+    members: ['user1@contoso.com', 'user2@contoso.com', 'user3@contoso.com'],
+  });
 }
 
 const postsSince = (seq: number) =>

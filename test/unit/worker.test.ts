@@ -3,9 +3,6 @@ import { transition } from '../../shared/core/request-store';
 import { noopCounters, setTelemetryCounters } from '../../shared/platform/telemetry';
 import type { GraphChats } from '../../shared/graph/graph-client';
 import { ChatRequest, State } from '../../shared/core/model';
-import { newChatRequest } from '../../shared/use-cases/intake';
-import { payloadHash } from '../../shared/core/request/hash';
-import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { aimdSettings } from '../../shared/core/rate/aimd';
 import { GraphRateGate } from '../../shared/core/rate/gate';
 import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
@@ -13,6 +10,7 @@ import { silentLogger } from '../../shared/platform/log';
 import { newRequestId } from '../../shared/core/ids';
 import { MemoryFleetRateStore, MemoryQueue, MemoryRequestStore } from '../support/memory-store';
 import { created, response, ScriptedGraph } from '../support/fake-graph';
+import { seedRequest } from '../support/requests';
 
 const groupBody = {
   chatType: 'group',
@@ -45,13 +43,8 @@ function setup(now = new Date('2026-11-24T12:00:00Z')) {
   return { store, queue, graph, deps, advance: (ms: number) => (clock += ms), now: () => new Date(clock) };
 }
 
-async function seed(store: MemoryRequestStore, body: unknown, now: Date): Promise<ChatRequest> {
-  const parsed = parseProvisioningRequest(body, now);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const request = newChatRequest(parsed.value, payloadHash(parsed.value), newRequestId(now), now);
-  await store.create(request);
-  return request;
-}
+const seed = (store: MemoryRequestStore, body: unknown, now: Date): Promise<ChatRequest> =>
+  seedRequest(store, body, now);
 
 describe('worker', () => {
   it('201 → succeeded with the chat id, one POST of the canonical body', async () => {
