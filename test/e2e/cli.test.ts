@@ -2,24 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli';
-import { Output } from '../../cli/context';
 import { startStack, Stack } from '../support/stack';
+import { CapturedOutput } from '../support/captured-output';
 
 /** The ops CLI against the real local host: Azurite, the simulator and the functions, over HTTP. */
 
-class Captured implements Output {
-  text = '';
-  isTTY = false;
-  columns = 200;
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
 async function cli(stack: Stack, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Captured();
-  const err = new Captured();
+  const out = new CapturedOutput();
+  const err = new CapturedOutput();
   const code = await main(
     ['node', 'chat-provisioner', ...args],
     { url: stack.host!.url, key: stack.functionKey },

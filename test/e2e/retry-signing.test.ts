@@ -6,28 +6,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { main } from '../../cli';
-import { Output } from '../../cli/context';
 import { eventually, startStack, Stack } from '../support/stack';
+import { CapturedOutput } from '../support/captured-output';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-
-class Captured implements Output {
-  text = '';
-  isTTY = false;
-  columns = 200;
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
 
 describe('POST /api/requests/{id}/retry with signing on', () => {
   let stack: Stack;
   let failedId: string;
 
   async function cli(signingSecret: string | undefined, ...args: string[]) {
-    const out = new Captured();
-    const err = new Captured();
+    const out = new CapturedOutput();
+    const err = new CapturedOutput();
     const code = await main(
       ['node', 'chat-provisioner', ...args],
       { url: stack.host!.url, key: stack.functionKey, ...(signingSecret ? { signingSecret } : {}) },

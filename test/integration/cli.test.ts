@@ -19,6 +19,7 @@ import { ExitCode } from '../../cli/exit-codes';
 import { cliEnvironment, main, resolveTarget } from '../../cli/index';
 import type { ChatRequestResource, State } from '../../shared/core/model';
 import { parseProvisioningRequest } from '../../shared/core/request/parse';
+import { CapturedOutput } from '../support/captured-output';
 
 const KEY = 'test-function-key';
 const PAGE_MAX = 2; // small pages, so listing has to follow nextLink
@@ -276,25 +277,17 @@ function problem(
   res.end(JSON.stringify({ type: 'about:blank', title, status, detail, ...extensions }));
 }
 
-class Capture {
-  text = '';
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
 interface Harness {
   ctx: CommandContext;
-  out: Capture;
-  err: Capture;
+  out: CapturedOutput;
+  err: CapturedOutput;
   sleeps: number[];
 }
 
 /** A context with a fake clock: sleeping moves time on at once, so watch and retries run instantly. */
 function harness(baseUrl: string, key: string | undefined = KEY, onSleep?: () => void): Harness {
-  const out = new Capture();
-  const err = new Capture();
+  const out = new CapturedOutput();
+  const err = new CapturedOutput();
   const sleeps: number[] = [];
   let now = Date.parse('2026-11-24T10:30:00Z');
   const ctx = createContext({
@@ -393,11 +386,11 @@ describe('submit', () => {
       [[await writeFile('any.csv', rowsCsv(1)), '--encoding', 'klingon'], '--encoding: unknown encoding "klingon"'],
     ];
     for (const [args, message] of cases) {
-      const err = new Capture();
+      const err = new CapturedOutput();
       const code = await main(
         ['node', 'cli', '--url', baseUrl, 'submit', ...args],
         { key: KEY },
-        { out: new Capture(), err },
+        { out: new CapturedOutput(), err },
       );
       expect(code).toBe(ExitCode.usage);
       expect(err.text).toContain(message);
@@ -412,9 +405,9 @@ describe('submit', () => {
       file,
       Buffer.from(`${HEADER}\nhr-1,group,Bienvenue Zoé,a@contoso.com;b@contoso.com,,\n`, 'latin1'),
     );
-    const err = new Capture();
+    const err = new CapturedOutput();
     expect(
-      await main(['node', 'cli', '--url', baseUrl, 'submit', file], { key: KEY }, { out: new Capture(), err }),
+      await main(['node', 'cli', '--url', baseUrl, 'submit', file], { key: KEY }, { out: new CapturedOutput(), err }),
     ).toBe(ExitCode.usage);
     expect(err.text).toContain('line 2: the file is not UTF-8 text');
     expect(api.batchCalls()).toEqual([]);
@@ -422,8 +415,8 @@ describe('submit', () => {
       ['node', 'cli', '--url', baseUrl, 'submit', file, '--encoding', 'latin1'],
       { key: KEY },
       {
-        out: new Capture(),
-        err: new Capture(),
+        out: new CapturedOutput(),
+        err: new CapturedOutput(),
       },
     );
     expect(code).toBe(ExitCode.ok);
@@ -735,7 +728,7 @@ describe('errors', () => {
     const { ctx, err, sleeps } = harness(baseUrl);
 
     // Act
-    const code = await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err });
+    const code = await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new CapturedOutput(), err });
     const direct = await health({}, ctx).catch((error: Error) => error);
 
     // Assess: nobody listens there, so nothing is retried (no sleep), and the message says where the URL came from.
@@ -748,20 +741,26 @@ describe('errors', () => {
 
   it('a missing key is said before anything is read or sent; --dry-run and health need none', async () => {
     const file = await writeFile('hires.csv', rowsCsv(3));
-    const err = new Capture();
-    const code = await main(['node', 'cli', '--url', baseUrl, 'submit', file], {}, { out: new Capture(), err });
+    const err = new CapturedOutput();
+    const code = await main(['node', 'cli', '--url', baseUrl, 'submit', file], {}, { out: new CapturedOutput(), err });
     expect(code).toBe(ExitCode.usage);
     expect(err.text).toContain(`Error: no function key for ${baseUrl}: set CHAT_PROVISIONER_KEY`);
     for (const command of [['list'], ['status', 'x'], ['retry', 'x'], ['watch', '--external-prefix', 'x']]) {
-      expect(await main(['node', 'cli', '--url', baseUrl, ...command], {}, { out: new Capture(), err })).toBe(
+      expect(await main(['node', 'cli', '--url', baseUrl, ...command], {}, { out: new CapturedOutput(), err })).toBe(
         ExitCode.usage,
       );
     }
     expect(api.calls).toEqual([]);
     expect(
-      await main(['node', 'cli', '--url', baseUrl, 'submit', file, '--dry-run'], {}, { out: new Capture(), err }),
+      await main(
+        ['node', 'cli', '--url', baseUrl, 'submit', file, '--dry-run'],
+        {},
+        { out: new CapturedOutput(), err },
+      ),
     ).toBe(ExitCode.ok);
-    expect(await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new Capture(), err })).toBe(ExitCode.ok);
+    expect(await main(['node', 'cli', '--url', baseUrl, 'health'], {}, { out: new CapturedOutput(), err })).toBe(
+      ExitCode.ok,
+    );
   });
 
   it('inside the project: the URL from local.settings.json Host.LocalHttpPort and the key npm start keeps', async () => {
@@ -777,8 +776,8 @@ describe('errors', () => {
       JSON.stringify({ Host: { LocalHttpPort: Number(port) } }),
     );
     await fs.writeFile(path.join(project, '.data', 'function-key'), `${KEY}\n`);
-    const out = new Capture();
-    const err = new Capture();
+    const out = new CapturedOutput();
+    const err = new CapturedOutput();
 
     // Act
     const env = cliEnvironment({}, path.join(project, 'examples'));
@@ -795,25 +794,25 @@ describe('errors', () => {
     });
     expect(resolveTarget(undefined, { ...env, key: 'other' }).key).toBe('other');
     await api.stop();
-    const refused = new Capture();
-    await main(['node', 'cli', 'health'], env, { out: new Capture(), err: refused });
+    const refused = new CapturedOutput();
+    await main(['node', 'cli', 'health'], env, { out: new CapturedOutput(), err: refused });
     expect(refused.text).toContain(`The address came from Host.LocalHttpPort in ${project}/local.settings.json`);
   });
 
   it('treats bad flags as usage errors (exit 2)', async () => {
-    const err = new Capture();
-    expect(await main(['node', 'cli', 'submit', 'x.csv', '--chunk', '0'], {}, { out: new Capture(), err })).toBe(
+    const err = new CapturedOutput();
+    expect(await main(['node', 'cli', 'submit', 'x.csv', '--chunk', '0'], {}, { out: new CapturedOutput(), err })).toBe(
       ExitCode.usage,
     );
     expect(err.text).toContain('--chunk must be a whole number from 1 to 1000');
-    expect(await main(['node', 'cli', 'watch', '--interval', 'often'], {}, { out: new Capture(), err })).toBe(
+    expect(await main(['node', 'cli', 'watch', '--interval', 'often'], {}, { out: new CapturedOutput(), err })).toBe(
       ExitCode.usage,
     );
-    expect(await main(['node', 'cli', '--url', 'ftp://x', 'health'], {}, { out: new Capture(), err })).toBe(
+    expect(await main(['node', 'cli', '--url', 'ftp://x', 'health'], {}, { out: new CapturedOutput(), err })).toBe(
       ExitCode.usage,
     );
-    expect(await main(['node', 'cli', 'nonsense'], {}, { out: new Capture(), err })).toBe(ExitCode.usage);
-    expect(await main(['node', 'cli', '--help'], {}, { out: new Capture(), err })).toBe(ExitCode.ok);
+    expect(await main(['node', 'cli', 'nonsense'], {}, { out: new CapturedOutput(), err })).toBe(ExitCode.usage);
+    expect(await main(['node', 'cli', '--help'], {}, { out: new CapturedOutput(), err })).toBe(ExitCode.ok);
   });
 });
 

@@ -1,24 +1,16 @@
 import { QueueClient } from '@azure/storage-queue';
 import { main } from '../../cli';
-import type { Output } from '../../cli/context';
 import { checkHealth, classifyPoison } from '../../shared/use-cases/health';
 import { encodeRequestMessage } from '../../shared/core/queue/message';
 import { services } from '../../shared/platform/composition-root';
 import { eventually, startStack, Stack } from '../support/stack';
+import { CapturedOutput } from '../support/captured-output';
 
 /**
  * A queue message that is not valid base64 is never seen by a function: the host moves it to the poison queue,
  * whose own listener cannot decode it either and has no poison queue to move it to, so it stays. Health names
  * it and says what to do; the CLI prints that. Real Azurite, real host.
  */
-class Captured implements Output {
-  text = '';
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
 describe('health and the poison queue', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -52,8 +44,8 @@ describe('health and the poison queue', () => {
     expect(report.warnings?.join(' ')).toMatch(/not valid base64/);
     expect(report.warnings?.join(' ')).toContain('docs/operations.md#poison-queue');
 
-    const out = new Captured();
-    await main(['node', 'cli', '--url', stack.host!.url, 'health'], {}, { out, err: new Captured() });
+    const out = new CapturedOutput();
+    await main(['node', 'cli', '--url', stack.host!.url, 'health'], {}, { out, err: new CapturedOutput() });
     expect(out.text).toMatch(/\n {2}! .*not valid base64/);
 
     // The host's poison listener holds it invisible and takes it again every 10 minutes. With the host stopped
