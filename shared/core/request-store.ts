@@ -11,16 +11,10 @@ export interface Stored<T> {
   value: T;
   etag: string;
   /**
-   * A pending request's checks live in its pending index entry, not in the row (see recordCheck): the
-   * ETag of that entry as read, which the next recordCheck is conditional on.
+   * Where the store keeps the copy this was read from or written to, and its revision: the table store's
+   * bookkeeping for the next write (a store that keeps one copy in one place leaves it out).
    */
-  checkEtag?: string;
-  /**
-   * The ETag of the request's entry in its state's index as this store last wrote it (a state change): the
-   * next state change removes that entry conditional on it, without reading it first. Absent when the entry
-   * was written elsewhere (another process, intake); then the entry is read first.
-   */
-  indexEtag?: string;
+  at?: { place: string; rev: number };
 }
 
 /** What one check of a pending request's operation changes when it finds the operation still running. */
@@ -65,50 +59,35 @@ export interface DueEntry {
   id: string;
   state: State;
   dueAt?: string;
-  /** When the index entry was last written (the table's Timestamp). */
-  indexedAt?: string;
 }
 
-// An index entry whose row disagrees is stale once it is older than any write in flight can be.
-const STALE_INDEX_MS = 5 * 60_000;
-
-export function isStaleIndexEntry(indexedAt: string | undefined, now: Date): boolean {
-  return indexedAt !== undefined && now.getTime() - Date.parse(indexedAt) > STALE_INDEX_MS;
-}
-
-/** Requests' rows, their indexes and markers; and, as the same table holds them, idempotency keys. */
+/** Requests' rows (each its own state index entry) and markers; and, as the same tables hold them, idempotency keys. */
 export interface RequestStore extends IdempotencyStore {
   get(id: string): Promise<Stored<ChatRequest> | undefined>;
   /**
-   * Insert-if-absent; throws AlreadyExistsError carrying the stored request when the id exists. Writes the
-   * request's index entries first, unless `indexNew` already did (`indexed`).
+   * Insert-if-absent, in the place of the request's state (a request row is its own state index entry);
+   * throws AlreadyExistsError carrying the stored request when the id exists.
    */
-  create(request: ChatRequest, options?: { indexed?: boolean }): Promise<Stored<ChatRequest>>;
-  /**
-   * The index entries of requests about to be created (state and `all`), in as few writes as the keys
-   * allow. An entry whose row is never written is harmless: readers skip it (see isStaleIndexEntry).
-   */
+  create(request: ChatRequest): Promise<Stored<ChatRequest>>;
+  /** Nothing to write ahead in this layout; kept while intake still calls it. */
   indexNew(requests: ChatRequest[]): Promise<void>;
-  /** Drops the index entries and unsent markers of requests `indexNew` wrote but that were not created. */
+  /** Drops the unsent markers of requests that were not created. */
   forgetNew(requests: ChatRequest[]): Promise<void>;
   /** Conditional replace; throws ConcurrencyConflictError carrying the current row when the ETag is stale. */
   replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>>;
   /**
    * Records a check that left a pending request pending (the operation still runs, or Graph could not be
-   * asked). The timer checks every pending request again and again; writing the row each time would
-   * cost a rewrite of the large requests table per check, so the check goes to the request's entry in
-   * the work table, which `get` overlays on the row while the row is pending. Conditional on the entry
-   * as `current` was read: of two overlapping checks one records; the other gets ConcurrencyConflictError.
+   * asked): the row's operation and error, without moving `updatedAt` (the request did not change).
+   * Conditional like `replace`: of two overlapping checks one records; the other gets ConcurrencyConflictError.
    */
   recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>>;
   list(query: ListQuery): Promise<ListPage>;
   /**
-   * How many index entries `state` has, counting at most `limit` (the ops page's counts). An index is a
-   * superset of the truth (entries of moves in flight), so this is approximate; it reads only that state's
-   * index partition, keys only.
+   * How many requests are in `state`, counting at most `limit` (the ops page's counts); reads only the
+   * partition of that state, keys only.
    */
   countState(state: State, limit: number): Promise<{ count: number; capped: boolean }>;
-  /** Rows of one state whose dueAt has passed (the poller's work); reads only that state's index. */
+  /** Requests of one state whose dueAt has passed (the poller's work); reads only that state's partition. */
   listDue(state: State, now: Date, limit: number): Promise<DueEntry[]>;
   /** Requests written but whose queue message is not known to be sent. */
   markUnsent(ids: string[], now: Date): Promise<void>;
@@ -124,8 +103,11 @@ export interface RequestStore extends IdempotencyStore {
    * request looking for the chat its lost POST made skips chats another request owns.
    */
   claimChat(chatId: string, requestId: string): Promise<string>;
-  /** Drop an index entry that no longer matches its row (found by a reader). */
-  dropIndexEntry(state: State, id: string): Promise<void>;
+  /**
+   * Finishes moves whose writer stopped after the deciding write (a final request left in the in-flight
+   * partition for longer than any move takes); answers how many it found, at most `limit`.
+   */
+  finishStrandedMoves(now: Date, limit: number): Promise<number>;
 }
 
 export type RequestChanges = Partial<Omit<ChatRequest, 'id' | 'state' | 'createdAt' | 'updatedAt'>>;

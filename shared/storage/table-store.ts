@@ -11,50 +11,46 @@ import {
 import type { IdempotencyRecord, IdempotencyStore } from '../core/idempotency';
 import { lowestIdAt } from '../core/ids';
 import { ChatRequest, isFinal, State } from '../core/model';
-import {
-  DueEntry,
-  isStaleIndexEntry,
-  ListPage,
-  ListQuery,
-  PendingCheck,
-  RequestStore,
-  Stored,
-  withCheck,
-} from '../core/request-store';
+import { DueEntry, ListPage, ListQuery, PendingCheck, RequestStore, Stored, withCheck } from '../core/request-store';
 
 /**
  * RequestStore on Azure Table Storage, in two tables (docs/table-schema.md). The requests table
  * (CHAT_REQUESTS_TABLE) keeps the record; its work table (the same name + "Work") keeps only what is
  * in flight, which is all the timer reads, so its queries never touch history (Azurite, unlike Azure,
  * scans a whole table for every query).
- * Requests table:
- * - request row:      PK = <id>,               RK = "request"   the whole request as JSON (chunked)
- * - state index:      PK = "state-<state>",    RK = <inverted id> finished states (succeeded, failed)
- * - all index:        PK = "all",              RK = <inverted id> every request, newest first
- * - idempotency key:  PK = "key-<hh>",         RK = sha256(key)  first writer wins
- * - chat owner:       PK = "chat-<hh>",        RK = sha256(chat id) the request a group chat is for
+ * A request row is its own state index: it lives in the partition of where its state belongs.
  * Work table:
- * - state index:      PK = "state-<state>",    RK = <inverted id> in-flight states (queued, creating, pending)
- * - unsent marker:    PK = "unsent",           RK = <id>        queue message not yet known sent
- * - callback marker:  PK = "callbacks",        RK = <id>        callback due
- * Index entries are written before the row changes and removed after, so an index is a superset of
- * the truth; readers check the row and drop stale entries that are old enough not to be in flight.
- * A pending request's entry also carries its latest check (`check`, see recordCheck), which `get`
- * overlays on the row while the entry's `version` is the row's.
+ * - in-flight request: PK = "active",            RK = <inverted id>  queued, creating, pending
+ * - unsent marker:     PK = "unsent",            RK = <id>           queue message not yet known sent
+ * - callback marker:   PK = "callbacks",         RK = <id>           callback due
+ * Requests table:
+ * - final request:     PK = "state-succeeded" / "state-failed", RK = <inverted id>
+ * - idempotency key:   PK = "key-<hh>",          RK = sha256(key)    first writer wins
+ * - chat owner:        PK = "chat-<hh>",         RK = sha256(chat id) the request a group chat is for
+ * A change within one place is one conditional replace. A move between places (to a final state, or an
+ * operator's retry out of one) first rewrites the copy where it is, conditional on its ETag (that write
+ * decides between racing writers), then writes the copy where it belongs, then deletes the old one. So
+ * at most one copy is ever in the place its state names, and it is the newest; a copy in the wrong place
+ * is a move in flight (its newest revision is the truth) or a stray left behind (an older revision).
  */
 
-const REQUEST_RK = 'request';
 // Table string properties hold at most 32K UTF-16 characters; the JSON document is split across columns.
 const CHUNK = 30_000;
 // An entity holds at most 1 MiB (UTF-16): 15 × 30,000 characters stays under it with room for the rest.
 const MAX_CHUNKS = 15;
+/** The work table's partition of every in-flight request. */
+export const ACTIVE = 'active';
+/** A move whose mover stopped between its writes is finished by a reader once it is this old. */
+export const STRANDED_MOVE_MS = 5 * 60_000;
 
+/** An id with every hex digit d replaced by 15 − d: ascending row keys are newest first. Its own inverse. */
 export function invertId(id: string): string {
   return id.replace(/[0-9a-f]/g, (c) => (15 - parseInt(c, 16)).toString(16));
 }
 
-function statePartition(state: State): string {
-  return `state-${state}`;
+/** The partition a request in `state` belongs in. */
+export function placeOf(state: State): string {
+  return isFinal(state) ? `state-${state}` : ACTIVE;
 }
 
 /** The work table's name for a requests table: the same name + "Work" (config.ts keeps it a valid name). */
@@ -77,15 +73,18 @@ export function hashKey(key: string): string {
 
 type RequestEntity = TableEntity<Record<string, unknown>>;
 
-function toEntity(request: ChatRequest): RequestEntity {
+function toEntity(request: ChatRequest, place: string, rev: number): RequestEntity {
   const json = JSON.stringify(request);
   const chunks = Math.ceil(json.length / CHUNK);
   if (chunks > MAX_CHUNKS) throw new Error(`Request ${request.id} is too large to store (${json.length} characters)`);
   const entity: RequestEntity = {
-    partitionKey: request.id,
-    rowKey: REQUEST_RK,
+    partitionKey: place,
+    rowKey: invertId(request.id),
+    requestId: request.id,
     state: request.state,
+    dueAt: dueAtOf(request) ?? '',
     updatedAt: request.updatedAt,
+    rev,
     chunks,
   };
   if (request.externalId) entity.externalId = request.externalId;
@@ -93,48 +92,33 @@ function toEntity(request: ChatRequest): RequestEntity {
   return entity;
 }
 
-/** The check column of a pending entry; an overlong Graph error message is cut to keep it one column. */
-function checkColumn(check: PendingCheck): string {
-  const json = JSON.stringify(check);
-  if (json.length <= CHUNK || !check.error) return json;
-  const room = Math.max(0, check.error.message.length - (json.length - CHUNK) - 1);
-  return JSON.stringify({ ...check, error: { ...check.error, message: `${check.error.message.slice(0, room)}…` } });
+/** One stored copy of a request, with what the store needs to judge it. */
+interface Copy {
+  stored: Stored<ChatRequest>;
+  place: string;
+  rev: number;
+  /** When it was last written (the table's Timestamp). */
+  writtenAt?: string;
 }
 
-/** A check column as recordCheck wrote it; anything else (edited by hand, say) is ignored: the row stands. */
-function parseCheck(column: string): PendingCheck | undefined {
-  try {
-    const check = JSON.parse(column) as Partial<PendingCheck> | null;
-    if (
-      typeof check?.status === 'string' &&
-      typeof check.checks === 'number' &&
-      typeof check.nextCheckAt === 'string' &&
-      !Number.isNaN(Date.parse(check.nextCheckAt))
-    ) {
-      return check as PendingCheck;
-    }
-  } catch {
-    // not JSON
-  }
-  return undefined;
-}
-
-function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Stored<ChatRequest> {
+function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Copy {
   const chunks = Number(entity.chunks ?? 0);
   let json = '';
   for (let i = 0; i < chunks; i += 1) json += String(entity[`doc${i}`] ?? '');
-  return { value: JSON.parse(json) as ChatRequest, etag: String(entity.etag) };
+  const place = String(entity.partitionKey);
+  const rev = Number(entity.rev ?? 0);
+  const etag = String(entity.etag);
+  return {
+    stored: { value: JSON.parse(json) as ChatRequest, etag, at: { place, rev } },
+    place,
+    rev,
+    writtenAt: entity.timestamp,
+  };
 }
 
-function indexEntry(request: ChatRequest, state: State): RequestEntity {
-  return {
-    partitionKey: statePartition(state),
-    rowKey: invertId(request.id),
-    requestId: request.id,
-    dueAt: dueAtOf(request) ?? '',
-    // The row version this entry was written for: only that version's writer may remove it.
-    version: request.updatedAt,
-  };
+/** True when the copy is in the place its state names. */
+function inPlace(copy: Copy): boolean {
+  return placeOf(copy.stored.value.state) === copy.place;
 }
 
 /** When the request next needs attention from the timer (pending checks, stale attempts). */
@@ -152,65 +136,119 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     private readonly work: TableClient = table,
   ) {}
 
-  /** The table holding the index of `state`: the work table while there is work to do (not final). */
-  private indexTable(state: State): TableClient {
-    return isFinal(state) ? this.table : this.work;
+  /** The table holding `place`: the work table for in-flight requests, the requests table for the rest. */
+  private tableOf(place: string): TableClient {
+    return place === ACTIVE ? this.work : this.table;
   }
 
   async get(id: string): Promise<Stored<ChatRequest> | undefined> {
-    let stored: Stored<ChatRequest>;
-    try {
-      stored = fromEntity(await this.table.getEntity<Record<string, unknown>>(id, REQUEST_RK));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      return asStorageError(error, 'read request');
-    }
-    return stored.value.state === State.pending ? this.withLatestCheck(stored) : stored;
+    return this.getAt(id, new Date());
   }
 
-  /** A pending row with the check its work-table entry records (see recordCheck). */
-  private async withLatestCheck(stored: Stored<ChatRequest>): Promise<Stored<ChatRequest>> {
-    let entry: TableEntityResult<Record<string, unknown>>;
+  private async getAt(id: string, now: Date): Promise<Stored<ChatRequest> | undefined> {
     try {
-      entry = await this.work.getEntity(statePartition(State.pending), invertId(stored.value.id));
+      // In flight is where the worker and the timer look; only a finished (or moving) request needs more.
+      const active = await this.readCopy(ACTIVE, id);
+      if (active && inPlace(active)) return active.stored;
+      const finals = await Promise.all([
+        this.readCopy(placeOf(State.succeeded), id),
+        this.readCopy(placeOf(State.failed), id),
+      ]);
+      const copies = [active, ...finals].filter((c): c is Copy => c !== undefined);
+      return await this.resolve(copies, now);
     } catch (error) {
-      // No entry (a crash between the row and its index): the row is the whole truth, and recordCheck creates one.
-      if (isNotFound(error)) return stored;
-      return asStorageError(error, 'read pending check');
+      return asStorageError(error, 'read request');
     }
-    const checked = { ...stored, checkEtag: String(entry.etag) };
-    if (entry.version !== stored.value.updatedAt || typeof entry.check !== 'string') return checked;
-    const check = parseCheck(entry.check);
-    return check ? { ...checked, value: withCheck(stored.value, check) } : checked;
+  }
+
+  /** The current copy among a request's copies; clears strays and finishes a stranded move on the way. */
+  private async resolve(copies: Copy[], now: Date): Promise<Stored<ChatRequest> | undefined> {
+    if (copies.length === 0) return undefined;
+    const current = copies.find(inPlace);
+    if (current) {
+      // Left behind by a move that wrote `current` (or an earlier one): never newer than it.
+      await Promise.all(
+        copies
+          .filter((c) => c !== current && c.rev <= current.rev)
+          .map((c) => this.deleteCopy(c.place, c.stored).catch(() => undefined)),
+      );
+      return current.stored;
+    }
+    // Nothing in place: a move is in flight, or its mover stopped between the writes. Its newest copy is the truth.
+    const newest = copies.reduce((a, b) => (b.rev > a.rev ? b : a));
+    if (!isStranded(newest.writtenAt, now)) return newest.stored;
+    return this.finishMove(newest.stored);
+  }
+
+  private async readCopy(place: string, id: string): Promise<Copy | undefined> {
+    try {
+      return fromEntity(await this.tableOf(place).getEntity<Record<string, unknown>>(place, invertId(id)));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Writes the copy where its state belongs and deletes the one it moved from. */
+  private async finishMove(from: Stored<ChatRequest>): Promise<Stored<ChatRequest>> {
+    const moved = await this.writeInPlace(from.value, from.at!.rev);
+    // A copy left behind is a stray that readers skip and the next move into its place overwrites.
+    await this.deleteCopy(from.at!.place, from).catch(() => undefined);
+    return moved;
+  }
+
+  /**
+   * Writes revision `rev` of a request into the place its state names: an insert, or a replace of an older
+   * copy found there (a stray of an earlier move). A copy of the same or a later revision there means
+   * another writer finished this move (the same revision) or has moved on since (a later one).
+   */
+  private async writeInPlace(request: ChatRequest, rev: number): Promise<Stored<ChatRequest>> {
+    const place = placeOf(request.state);
+    const table = this.tableOf(place);
+    const entity = toEntity(request, place, rev);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        const result = await table.createEntity(entity);
+        return { value: request, etag: String(result.etag), at: { place, rev } };
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+      const there = await this.readCopy(place, request.id);
+      if (!there) continue;
+      if (there.rev === rev) return there.stored;
+      if (there.rev > rev) {
+        throw new ConcurrencyConflictError(`Request ${request.id} was changed by another writer`, there.stored);
+      }
+      try {
+        const result = await table.updateEntity(entity, 'Replace', { etag: there.stored.etag });
+        return { value: request, etag: String(result.etag), at: { place, rev } };
+      } catch (error) {
+        if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
+      }
+    }
+    throw new Error(`Request ${request.id}: could not write its ${place} copy (kept changing)`);
+  }
+
+  /** Deletes a copy conditional on the ETag it was read or written with: a later write keeps it. */
+  private async deleteCopy(place: string, copy: Stored<ChatRequest>): Promise<void> {
+    try {
+      await this.tableOf(place).deleteEntity(place, invertId(copy.value.id), { etag: copy.etag });
+    } catch (error) {
+      if (isNotFound(error) || isPreconditionFailed(error)) return;
+      throw error;
+    }
   }
 
   async recordCheck(current: Stored<ChatRequest>, check: PendingCheck): Promise<Stored<ChatRequest>> {
-    const request = current.value;
-    const entity: RequestEntity = {
-      ...indexEntry(request, State.pending),
-      dueAt: check.nextCheckAt,
-      check: checkColumn(check),
-    };
-    try {
-      const result = current.checkEtag
-        ? await this.work.updateEntity(entity, 'Replace', { etag: current.checkEtag })
-        : await this.work.createEntity(entity);
-      return { value: withCheck(request, check), etag: current.etag, checkEtag: String(result.etag) };
-    } catch (error) {
-      if (isPreconditionFailed(error) || isNotFound(error) || isConflict(error)) {
-        const winner = await this.get(request.id);
-        throw new ConcurrencyConflictError(`Request ${request.id} was checked by another writer`, winner, error);
-      }
-      return asStorageError(error, 'record check');
-    }
+    // The row lives in the small in-flight partition: a check is one conditional replace; updatedAt stays.
+    return this.replace(current, withCheck(current.value, check));
   }
 
-  async create(request: ChatRequest, options: { indexed?: boolean } = {}): Promise<Stored<ChatRequest>> {
+  async create(request: ChatRequest): Promise<Stored<ChatRequest>> {
+    const place = placeOf(request.state);
     try {
-      // Indexes first: a crash after them leaves a stale entry, never a request that no index shows.
-      if (!options.indexed) await this.indexNew([request]);
-      const result = await this.table.createEntity(toEntity(request));
-      return { value: request, etag: String(result.etag) };
+      const result = await this.tableOf(place).createEntity(toEntity(request, place, 1));
+      return { value: request, etag: String(result.etag), at: { place, rev: 1 } };
     } catch (error) {
       if (isConflict(error)) {
         const existing = await this.get(request.id);
@@ -220,65 +258,23 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     }
   }
 
-  async indexNew(requests: ChatRequest[]): Promise<void> {
-    const byTable = new Map<TableClient, RequestEntity[]>([
-      [this.table, []],
-      [this.work, []],
-    ]);
-    for (const request of requests) {
-      byTable.get(this.indexTable(request.state))!.push(indexEntry(request, request.state));
-      byTable.get(this.table)!.push({ partitionKey: 'all', rowKey: invertId(request.id), requestId: request.id });
-    }
-    try {
-      await Promise.all([...byTable].map(([table, entries]) => this.upsertGrouped(table, entries)));
-    } catch (error) {
-      asStorageError(error, 'index new requests');
-    }
-  }
+  /** Nothing to write ahead: a request row is its own index entry. */
+  async indexNew(): Promise<void> {}
 
   async forgetNew(requests: ChatRequest[]): Promise<void> {
-    await Promise.all(
-      requests.flatMap((r) => [
-        this.deleteIndex(this.indexTable(r.state), statePartition(r.state), invertId(r.id)),
-        this.deleteIndex(this.table, 'all', invertId(r.id)),
-        this.deleteIndex(this.work, 'unsent', r.id),
-      ]),
-    );
-  }
-
-  /** Upserts, one entity group transaction per partition and 100 entities; concurrently. */
-  private async upsertGrouped(table: TableClient, entities: RequestEntity[]): Promise<void> {
-    if (entities.length === 1) {
-      await this.upsertIndex(table, entities[0]!);
-      return;
-    }
-    const byPartition = new Map<string, RequestEntity[]>();
-    for (const entity of entities) {
-      const group = byPartition.get(entity.partitionKey) ?? [];
-      group.push(entity);
-      byPartition.set(entity.partitionKey, group);
-    }
-    const writes: Promise<unknown>[] = [];
-    for (const group of byPartition.values()) {
-      for (let i = 0; i < group.length; i += 100) {
-        const chunk = group.slice(i, i + 100);
-        writes.push(
-          chunk.length === 1
-            ? this.upsertIndex(table, chunk[0]!)
-            : table.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'])),
-        );
-      }
-    }
-    await Promise.all(writes);
+    await Promise.all(requests.map((r) => this.deleteMarker('unsent', r.id)));
   }
 
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
-    const from = current.value.state;
+    const from = current.at?.place ?? placeOf(current.value.state);
+    const rev = (current.at?.rev ?? 0) + 1;
+    let written: Stored<ChatRequest>;
     try {
-      const indexEtag = await this.upsertIndex(this.indexTable(next.state), indexEntry(next, next.state));
-      const result = await this.table.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
-      if (from !== next.state) await this.deleteStateIndex(from, current.value, current.indexEtag);
-      return { value: next, etag: String(result.etag), indexEtag };
+      // Where the request is now, conditional on what was read: of two writers, one wins here.
+      const result = await this.tableOf(from).updateEntity(toEntity(next, from, rev), 'Replace', {
+        etag: current.etag,
+      });
+      written = { value: next, etag: String(result.etag), at: { place: from, rev } };
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) {
         const winner = await this.get(next.id);
@@ -286,8 +282,15 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
       }
       return asStorageError(error, 'update request');
     }
+    if (placeOf(next.state) === from) return written;
+    try {
+      return await this.finishMove(written);
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) throw error;
+      // The change is made (the first write); a reader finishes the move (see resolve).
+      return asStorageError(error, 'move request');
+    }
   }
-
   async claimKey(key: string, record: IdempotencyRecord): Promise<void> {
     const hash = hashKey(key);
     try {
@@ -329,67 +332,67 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const partition = query.state ? statePartition(query.state) : 'all';
-    const table = query.state ? this.indexTable(query.state) : this.table;
-    const clauses = [odata`PartitionKey eq ${partition}`];
-    // Newest first: inverted ids sort descending by time; `since` bounds the far end.
-    if (query.continuationToken) clauses.push(odata`RowKey gt ${decodeToken(query.continuationToken)}`);
+    // Each place is ordered newest first (inverted ids); `since` bounds the far end, the token the near one.
+    const bounds: string[] = [];
+    if (query.continuationToken) bounds.push(odata`RowKey gt ${decodeToken(query.continuationToken)}`);
     // Every id is a UUIDv7 (ms since 1970): a `since` at or before 1970 bounds nothing. Its key would be
     // built from a negative time ("-3a…"), which matched no row, so it is left out instead.
-    if (query.since && query.since.getTime() > 0) {
-      clauses.push(odata`RowKey le ${invertId(lowestIdAt(query.since))}`);
-    }
+    if (query.since && query.since.getTime() > 0) bounds.push(odata`RowKey le ${invertId(lowestIdAt(query.since))}`);
+    const pageSize = Math.min(query.top + 1, 1000);
+    // With a state: its place, filtered on it. Without: the three places merged (a request that is moving
+    // has a copy in two; the newest shows).
+    const places = query.state ? [placeOf(query.state)] : [ACTIVE, placeOf(State.succeeded), placeOf(State.failed)];
+    const sources = places.map((place) => {
+      const clauses = [odata`PartitionKey eq ${place}`, ...bounds];
+      if (query.state) clauses.push(odata`state eq ${query.state}`);
+      return peekable(this.entities(this.tableOf(place), clauses.join(' and '), pageSize));
+    });
     const items: ChatRequest[] = [];
     let lastKey: string | undefined;
-    let more = false;
     try {
-      const pages = table
-        .listEntities<Record<string, unknown>>({
-          queryOptions: { filter: clauses.join(' and '), select: ['RowKey', 'requestId', 'Timestamp'] },
-        })
-        .byPage({ maxPageSize: Math.min(query.top, 1000) });
-      outer: for await (const page of pages) {
-        const rows = await Promise.all(
-          page.map(async (entry) => ({
-            rowKey: String(entry.rowKey),
-            indexedAt: entry.timestamp,
-            stored: await this.get(String(entry.requestId)),
-          })),
-        );
-        for (const { rowKey, indexedAt, stored } of rows) {
-          if (items.length >= query.top) {
-            more = true;
-            break outer;
+      while (items.length < query.top) {
+        const heads = await Promise.all(sources.map((s) => s.peek()));
+        const keys = heads.filter((h) => h !== undefined).map((h) => String(h.rowKey));
+        if (keys.length === 0) break;
+        const rowKey = keys.reduce((a, b) => (b < a ? b : a));
+        const copies: Copy[] = [];
+        for (const [i, head] of heads.entries()) {
+          if (head && head.rowKey === rowKey) {
+            copies.push(fromEntity(head));
+            await sources[i]!.next();
           }
-          lastKey = rowKey;
-          if (!stored) continue;
-          if (query.state && stored.value.state !== query.state) {
-            if (isStaleIndexEntry(indexedAt, new Date())) await this.dropIndexEntry(query.state, stored.value.id);
-            continue;
-          }
-          items.push(stored.value);
         }
-        if (items.length >= query.top) {
-          more = Boolean(page.continuationToken);
-          break;
-        }
+        lastKey = rowKey;
+        const newest = copies.reduce((x, y) => (y.rev > x.rev ? y : x));
+        items.push(newest.stored.value);
       }
+      const more = (await Promise.all(sources.map((s) => s.peek()))).some((h) => h !== undefined);
+      return { items, continuationToken: more && lastKey ? encodeToken(lastKey) : undefined };
     } catch (error) {
       return asStorageError(error, 'list requests');
     }
-    return { items, continuationToken: more && lastKey ? encodeToken(lastKey) : undefined };
+  }
+
+  /** The entities matching `filter`, page by page as they are consumed. */
+  private async *entities(
+    table: TableClient,
+    filter: string,
+    pageSize: number,
+    select?: string[],
+  ): AsyncGenerator<TableEntityResult<Record<string, unknown>>> {
+    const pages = table
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter, select } })
+      .byPage({ maxPageSize: pageSize });
+    for await (const page of pages) yield* page;
   }
 
   async countState(state: State, limit: number): Promise<{ count: number; capped: boolean }> {
+    const place = placeOf(state);
     let count = 0;
     try {
-      const pages = this.indexTable(state)
-        .listEntities({
-          queryOptions: { filter: odata`PartitionKey eq ${statePartition(state)}`, select: ['RowKey'] },
-        })
-        .byPage({ maxPageSize: 1000 });
-      for await (const page of pages) {
-        count += page.length;
+      const filter = odata`PartitionKey eq ${place} and state eq ${state}`;
+      for await (const entity of this.entities(this.tableOf(place), filter, 1000, ['RowKey'])) {
+        if (entity.rowKey !== undefined) count += 1;
         if (count >= limit) return { count: limit, capped: true };
       }
     } catch (error) {
@@ -399,19 +402,37 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   }
 
   async listDue(state: State, now: Date, limit: number): Promise<DueEntry[]> {
-    const filter = odata`PartitionKey eq ${statePartition(state)} and dueAt le ${now.toISOString()}`;
+    const filter = odata`PartitionKey eq ${placeOf(state)} and state eq ${state} and dueAt le ${now.toISOString()}`;
     const due: DueEntry[] = [];
     try {
-      for await (const entry of this.indexTable(state).listEntities<Record<string, unknown>>({
-        queryOptions: { filter, select: ['requestId', 'dueAt', 'Timestamp'] },
-      })) {
-        due.push({ id: String(entry.requestId), state, dueAt: String(entry.dueAt), indexedAt: entry.timestamp });
+      for await (const entry of this.entities(this.tableOf(placeOf(state)), filter, Math.min(limit, 1000), [
+        'RowKey',
+        'dueAt',
+      ])) {
+        due.push({ id: invertId(String(entry.rowKey)), state, dueAt: String(entry.dueAt) });
         if (due.length >= limit) break;
       }
     } catch (error) {
       return asStorageError(error, 'list due requests');
     }
     return due;
+  }
+
+  async finishStrandedMoves(now: Date, limit: number): Promise<number> {
+    // A final request still in the in-flight partition: its mover stopped after the deciding write.
+    const before = new Date(now.getTime() - STRANDED_MOVE_MS).toISOString();
+    const filter = `PartitionKey eq '${ACTIVE}' and (state eq 'succeeded' or state eq 'failed') and Timestamp le datetime'${before}'`;
+    let finished = 0;
+    try {
+      for await (const entry of this.entities(this.work, filter, Math.min(limit, 1000), ['RowKey'])) {
+        await this.getAt(invertId(String(entry.rowKey)), now);
+        finished += 1;
+        if (finished >= limit) break;
+      }
+    } catch (error) {
+      return asStorageError(error, 'finish stranded moves');
+    }
+    return finished;
   }
 
   async markUnsent(ids: string[], now: Date): Promise<void> {
@@ -427,7 +448,7 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   }
 
   async clearUnsent(id: string): Promise<void> {
-    await this.deleteIndex(this.work, 'unsent', id);
+    await this.deleteMarker('unsent', id);
   }
 
   async listUnsent(olderThan: Date, limit: number): Promise<string[]> {
@@ -440,14 +461,14 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
 
   async scheduleCallback(id: string, dueAt: Date): Promise<void> {
     try {
-      await this.upsertIndex(this.work, { partitionKey: 'callbacks', rowKey: id, dueAt: dueAt.toISOString() });
+      await this.work.upsertEntity({ partitionKey: 'callbacks', rowKey: id, dueAt: dueAt.toISOString() }, 'Replace');
     } catch (error) {
       asStorageError(error, 'schedule callback');
     }
   }
 
   async clearCallback(id: string): Promise<void> {
-    await this.deleteIndex(this.work, 'callbacks', id);
+    await this.deleteMarker('callbacks', id);
   }
 
   async listDueCallbacks(now: Date, limit: number): Promise<string[]> {
@@ -472,48 +493,50 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     return ids;
   }
 
-  async dropIndexEntry(state: State, id: string): Promise<void> {
-    await this.deleteIndex(this.indexTable(state), statePartition(state), invertId(id));
-  }
-
-  /**
-   * Removes the entry of the state a request just left, unless a later writer has already moved it
-   * back into that state (X → Y → X): then the entry is theirs, and removing it would hide the row.
-   * With `writtenEtag` (this store wrote the entry for the version being left) the delete is conditional
-   * on it, one call instead of a read and a delete: any later write of the entry changed its ETag.
-   */
-  private async deleteStateIndex(state: State, left: ChatRequest, writtenEtag?: string): Promise<void> {
-    const table = this.indexTable(state);
-    const partitionKey = statePartition(state);
-    const rowKey = invertId(left.id);
-    try {
-      if (writtenEtag) {
-        await table.deleteEntity(partitionKey, rowKey, { etag: writtenEtag });
-        return;
-      }
-      const entry = await table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
-      if (entry.version !== undefined && entry.version !== left.updatedAt) return;
-      await table.deleteEntity(partitionKey, rowKey, { etag: entry.etag });
-    } catch (error) {
-      // Gone already, or rewritten since we read it (then it is someone else's).
-      if (isNotFound(error) || isPreconditionFailed(error)) return;
-      asStorageError(error, 'delete index entry');
+  /** Upserts, one entity group transaction per 100 entities (they share one partition); concurrently. */
+  private async upsertGrouped(table: TableClient, entities: RequestEntity[]): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < entities.length; i += 100) {
+      const chunk = entities.slice(i, i + 100);
+      writes.push(
+        chunk.length === 1
+          ? table.upsertEntity(chunk[0]!, 'Replace')
+          : table.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'])),
+      );
     }
+    await Promise.all(writes);
   }
 
-  /** Returns the entry's new ETag. */
-  private async upsertIndex(table: TableClient, entity: RequestEntity): Promise<string> {
-    return String((await table.upsertEntity(entity, 'Replace')).etag);
-  }
-
-  private async deleteIndex(table: TableClient, partitionKey: string, rowKey: string): Promise<void> {
+  private async deleteMarker(partitionKey: string, rowKey: string): Promise<void> {
     try {
-      await table.deleteEntity(partitionKey, rowKey);
+      await this.work.deleteEntity(partitionKey, rowKey);
     } catch (error) {
       if (isNotFound(error)) return;
-      asStorageError(error, 'delete index entry');
+      asStorageError(error, 'delete marker');
     }
   }
+}
+
+/** True when a copy last written at `writtenAt` is older than any move still in flight can be. */
+function isStranded(writtenAt: string | undefined, now: Date): boolean {
+  return writtenAt !== undefined && now.getTime() - Date.parse(writtenAt) > STRANDED_MOVE_MS;
+}
+
+/** An async iterator that can look at its next item without taking it. */
+function peekable<T>(source: AsyncIterator<T>): { peek(): Promise<T | undefined>; next(): Promise<void> } {
+  let head: Promise<IteratorResult<T>> | undefined;
+  return {
+    peek: async () => {
+      head ??= source.next();
+      const result = await head;
+      return result.done ? undefined : result.value;
+    },
+    next: async () => {
+      head ??= source.next();
+      await head;
+      head = undefined;
+    },
+  };
 }
 
 function encodeToken(rowKey: string): string {

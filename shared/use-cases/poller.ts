@@ -12,7 +12,7 @@ import type { Logger } from '../platform/log';
 import { ChatRequest, State } from '../core/model';
 import type { RequestQueue } from '../core/queue/port';
 import type { GraphRateGate } from '../core/rate/gate';
-import { isStaleIndexEntry, lostRace, RequestStore, sendMessage, Stored, transition } from '../core/request-store';
+import { lostRace, RequestStore, sendMessage, Stored, transition } from '../core/request-store';
 import { ATTEMPT_LEASE_MS } from './worker';
 import { recordFinal } from '../platform/telemetry';
 
@@ -84,10 +84,8 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
     due.map((entry) =>
       limit(async () => {
         const stored = await deps.store.get(entry.id);
-        if (!stored || stored.value.state !== State.pending) {
-          if (isStaleIndexEntry(entry.indexedAt, now())) await deps.store.dropIndexEntry(State.pending, entry.id);
-          return;
-        }
+        // Moved on since the query (another timer, an operator): nothing to check.
+        if (!stored || stored.value.state !== State.pending) return;
         const result = await checkOperation(stored, deps, now, reads);
         if (result === 'not-due') return;
         if (result) report[result] += 1;
@@ -102,6 +100,7 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
   const stale = await recoverStaleAttempts(deps, now);
   report.indexRowsRead += stale.read;
   report.recovered += stale.recovered;
+  report.indexRowsRead += await deps.store.finishStrandedMoves(now(), MAX_PER_TICK);
   return report;
 }
 
@@ -372,10 +371,7 @@ async function recoverStaleAttempts(deps: PollerDeps, now: () => Date): Promise<
   for (const entry of stale) {
     if (recentlyRecovered.has(entry.id)) continue;
     const stored = await deps.store.get(entry.id);
-    if (stored?.value.state !== State.creating) {
-      if (isStaleIndexEntry(entry.indexedAt, now())) await deps.store.dropIndexEntry(State.creating, entry.id);
-      continue;
-    }
+    if (stored?.value.state !== State.creating) continue;
     await deps.queue.send({ id: entry.id, attempt: stored.value.attempts });
     recentlyRecovered.set(entry.id, at);
     deps.log('warn', 'attempt.recovered', { requestId: entry.id, attempt: stored.value.attempts });

@@ -1,6 +1,7 @@
 /**
- * TableRequestStore on Azurite: conditional writes carry the winner, the state indexes are what the
- * timer reads (only due rows of one state), markers for unsent messages and callbacks, large rows.
+ * TableRequestStore on Azurite: conditional writes carry the winner, each request row lives in the partition
+ * of its state (the timer reads only due rows of one state), moves between partitions that stop halfway,
+ * merged listings, markers for unsent messages and callbacks, large rows.
  */
 import { TableClient } from '@azure/data-tables';
 import { startAzurite, Azurite } from '../../dev/azurite';
@@ -8,7 +9,14 @@ import { AlreadyExistsError, ConcurrencyConflictError } from '../../shared/core/
 import { newRequestId } from '../../shared/core/ids';
 import { ChatRequest, State } from '../../shared/core/model';
 import { lostRace, transition } from '../../shared/core/request-store';
-import { invertId, openRequestTables, TableRequestStore } from '../../shared/storage/table-store';
+import {
+  ACTIVE,
+  invertId,
+  openRequestTables,
+  placeOf,
+  STRANDED_MOVE_MS,
+  TableRequestStore,
+} from '../../shared/storage/table-store';
 
 let azurite: Azurite;
 let serial = 0;
@@ -56,14 +64,6 @@ function request(now = new Date(), overrides: Partial<ChatRequest> = {}): ChatRe
   };
 }
 
-async function partition(table: TableClient, partitionKey: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const entity of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } })) {
-    keys.push(String(entity.rowKey));
-  }
-  return keys;
-}
-
 describe('TableRequestStore on Azurite', () => {
   it('create is insert-if-absent: the loser gets the stored request', async () => {
     const { store } = await freshStore();
@@ -89,11 +89,14 @@ describe('TableRequestStore on Azurite', () => {
     expect((loser as ConcurrencyConflictError<typeof current>).current?.value.state).toBe(current.value.state);
   });
 
-  it('each state index holds exactly the requests in that state; finished ones leave the due indexes', async () => {
+  it('a request row lives in the partition of its state: in flight in the work table, final in the requests table', async () => {
     const { store, table, work } = await freshStore();
     const now = new Date();
     const stored = await store.create(request(now));
     const id = stored.value.id;
+    const rowKey = invertId(id);
+    expect(await everyKey(work)).toEqual([`active/${rowKey}`]);
+    expect(await everyKey(table)).toEqual([]);
     const creating = await transition(
       store,
       stored,
@@ -101,8 +104,7 @@ describe('TableRequestStore on Azurite', () => {
       { attempts: 1, attemptStartedAt: now.toISOString() },
       now,
     );
-    expect(await partition(work, 'state-queued')).toEqual([]);
-    expect((await partition(work, 'state-creating')).length).toBe(1);
+    expect(await everyKey(work)).toEqual([`active/${rowKey}`]);
     const pending = await transition(
       store,
       creating,
@@ -117,16 +119,19 @@ describe('TableRequestStore on Azurite', () => {
       },
       now,
     );
-    expect(await partition(work, 'state-creating')).toEqual([]);
-    expect((await partition(work, 'state-pending')).length).toBe(1);
+    expect((await work.getEntity<Record<string, unknown>>(ACTIVE, rowKey)).state).toBe('pending');
+    expect(await store.countState(State.pending, 10)).toEqual({ count: 1, capped: false });
     await transition(store, pending, State.succeeded, { chat: { id: '19:a@thread.v2' } }, now);
-    expect(await partition(work, 'state-pending')).toEqual([]);
-    expect((await partition(table, 'state-succeeded')).length).toBe(1);
+    expect(await everyKey(work)).toEqual([]);
+    expect(await everyKey(table)).toEqual([`state-succeeded/${rowKey}`]);
+    expect((await store.get(id))!.value).toMatchObject({ state: State.succeeded, chat: { id: '19:a@thread.v2' } });
     expect(await store.listDue(State.pending, new Date(now.getTime() + 3600_000), 10)).toEqual([]);
     expect((await store.list({ state: State.succeeded, top: 10 })).items.map((r) => r.id)).toEqual([id]);
+    expect(await store.countState(State.pending, 10)).toEqual({ count: 0, capped: false });
+    expect(await store.countState(State.succeeded, 10)).toEqual({ count: 1, capped: false });
   });
 
-  it('a finished request leaves nothing in the work table, and no in-flight entry in the requests table', async () => {
+  it('a finished request leaves nothing in the work table; its markers come and go', async () => {
     // The timer reads only the work table: history must not grow it (Azurite scans a whole table per query).
     const { store, table, work } = await freshStore();
     const now = new Date();
@@ -135,7 +140,7 @@ describe('TableRequestStore on Azurite', () => {
     );
     await store.markUnsent([created.value.id], now);
     expect((await everyKey(work)).sort()).toEqual([
-      `state-queued/${invertId(created.value.id)}`,
+      `active/${invertId(created.value.id)}`,
       `unsent/${created.value.id}`,
     ]);
     await store.clearUnsent(created.value.id);
@@ -151,111 +156,145 @@ describe('TableRequestStore on Azurite', () => {
     await store.clearCallback(created.value.id);
 
     expect(await everyKey(work)).toEqual([]);
-    expect((await everyKey(table)).map((key) => key.split('/')[0]).sort()).toEqual(
-      [created.value.id, 'all', 'state-failed'].sort(),
-    );
+    expect(await everyKey(table)).toEqual([`state-failed/${invertId(created.value.id)}`]);
     expect((await store.list({ state: State.failed, top: 10 })).items.map((r) => r.id)).toEqual([created.value.id]);
     expect((await store.list({ top: 10 })).items.map((r) => r.id)).toEqual([created.value.id]);
   });
 
-  it('X → Y → X: a slow writer does not remove the index entry of the writer that moved the row back', async () => {
-    // Prepare: a store whose clean-up of the state-queued entry is held until we let it go.
+  it('two writers moving one request to different places from one read: one copy is left, the winner’s', async () => {
     const { store, table, work } = await freshStore();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const slowWork = new Proxy(work, {
+    const now = new Date();
+    const created = await store.create(request(now));
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, now);
+    const outcomes = await Promise.allSettled([
+      transition(store, creating, State.succeeded, { chat: { id: '19:c@thread.v2' } }, now),
+      transition(store, creating, State.failed, { error: { code: 'X', message: 'x', retryable: false } }, now),
+      transition(store, creating, State.queued, { nextAttemptAt: now.toISOString() }, now),
+    ]);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    const winner = (won[0] as PromiseFulfilledResult<{ value: ChatRequest }>).value.value;
+    for (const o of outcomes) if (o.status === 'rejected') expect(lostRace(o.reason)).toBe(true);
+    const copies = [...(await everyKey(work)), ...(await everyKey(table))];
+    expect(copies).toEqual([`${placeOf(winner.state)}/${invertId(created.value.id)}`]);
+    expect((await store.get(created.value.id))!.value.state).toBe(winner.state);
+  });
+
+  it('a move whose writer stopped after the deciding write is shown as decided and finished later', async () => {
+    // Prepare: a store whose inserts into state-succeeded fail (the process died after its first write).
+    const { store, table, work } = await freshStore();
+    const failing = new Proxy(table, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
-        if ((prop === 'getEntity' || prop === 'deleteEntity') && typeof value === 'function') {
-          return async (partitionKey: string, ...rest: unknown[]) => {
-            if (partitionKey === 'state-queued') await held;
-            return (value as (...a: unknown[]) => unknown).call(target, partitionKey, ...rest);
-          };
+        if (prop === 'createEntity') {
+          return () => Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
         }
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const slow = new TableRequestStore(table, slowWork);
-    const t0 = Date.now();
-    const created = await store.create(request(new Date(t0)));
+    const dying = new TableRequestStore(failing, work);
+    const t0 = new Date();
+    const created = await store.create(request(t0));
+    const id = created.value.id;
+    const creating = await transition(store, created, State.creating, { attempts: 1 }, t0);
+
+    // Act
+    await expect(
+      transition(dying, creating, State.succeeded, { chat: { id: '19:d@thread.v2' } }, t0),
+    ).rejects.toThrow();
+
+    // Assess: decided (get shows it) but not yet in place; the timer's sweep finishes it once it is old.
+    expect((await store.get(id))!.value.state).toBe(State.succeeded);
+    expect(await everyKey(table)).toEqual([]);
+    expect(await store.finishStrandedMoves(t0, 10)).toBe(0);
+    const later = new Date(Date.now() + STRANDED_MOVE_MS + 60_000);
+    expect(await store.finishStrandedMoves(later, 10)).toBe(1);
+    expect(await everyKey(work)).toEqual([]);
+    expect(await everyKey(table)).toEqual([`state-succeeded/${invertId(id)}`]);
+    expect((await store.list({ state: State.succeeded, top: 10 })).items.map((r) => r.id)).toEqual([id]);
+  });
+
+  it('an operator retry moves a failed request back in flight; a stray left behind never shows', async () => {
+    // Prepare: a failed request, and a store whose deletes in the requests table fail.
+    const { store, table, work } = await freshStore();
+    const t0 = new Date();
+    const created = await store.create(request(t0));
+    const failed = await transition(
+      store,
+      created,
+      State.failed,
+      { error: { code: 'X', message: 'x', retryable: false } },
+      t0,
+    );
+    const undeleting = new Proxy(table, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'deleteEntity') return () => Promise.reject(new Error('delete failed'));
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
     const id = created.value.id;
 
-    // Act: W1 moves queued → creating but stalls before removing the queued entry; W2 moves it back.
-    const w1 = transition(slow, created, State.creating, { attempts: 1 }, new Date(t0 + 1));
-    const creating = await waitFor(async () => {
-      const row = await store.get(id);
-      return row?.value.state === State.creating ? row : undefined;
-    });
-    await transition(
-      store,
-      creating,
+    // Act
+    const retried = await transition(
+      new TableRequestStore(undeleting, work),
+      failed,
       State.queued,
-      { nextAttemptAt: new Date(t0 + 5000).toISOString() },
-      new Date(t0 + 2),
+      { error: undefined },
+      t0,
     );
-    release();
-    await w1;
 
-    // Assess: the row is queued and still listed as queued.
+    // Assess: queued wherever it is read from; the failed copy left behind is a stray.
+    expect(retried.value.state).toBe(State.queued);
+    expect(await everyKey(table)).toEqual([`state-failed/${invertId(id)}`]);
     expect((await store.get(id))!.value.state).toBe(State.queued);
-    expect(await partition(work, 'state-queued')).toHaveLength(1);
-    expect(await partition(work, 'state-creating')).toEqual([]);
+    expect((await store.list({ state: State.failed, top: 10 })).items).toEqual([]);
     expect((await store.list({ state: State.queued, top: 10 })).items.map((r) => r.id)).toEqual([id]);
+    expect((await store.list({ top: 10 })).items.map((r) => r.state)).toEqual([State.queued]);
+    expect(await store.countState(State.failed, 10)).toEqual({ count: 0, capped: false });
+
+    // It fails again: the move overwrites the stray.
+    const creating = await transition(store, (await store.get(id))!, State.creating, { attempts: 1 }, t0);
+    await transition(store, creating, State.failed, { error: { code: 'Y', message: 'y', retryable: false } }, t0);
+    expect(await everyKey(work)).toEqual([]);
+    expect((await store.get(id))!.value.error!.code).toBe('Y');
+    expect((await store.list({ state: State.failed, top: 10 })).items.map((r) => r.error!.code)).toEqual(['Y']);
   });
 
-  it('a state change removes the entry this store wrote for the state it leaves without reading it first', async () => {
-    // Prepare: a store whose work-table point reads of state-creating are counted.
-    const { table, work } = await freshStore();
-    let creatingReads = 0;
-    const counted = new Proxy(work, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        if (prop === 'getEntity' && typeof value === 'function') {
-          return (partitionKey: string, ...rest: unknown[]) => {
-            if (partitionKey === 'state-creating') creatingReads += 1;
-            return (value as (...a: unknown[]) => unknown).call(target, partitionKey, ...rest);
-          };
-        }
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const store = new TableRequestStore(table, counted);
+  it('listing without a state merges the three places newest first, page by page', async () => {
+    const { store } = await freshStore();
     const t0 = Date.now();
-    const created = await store.create(request(new Date(t0)));
-    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0 + 1));
-    expect(creating.indexEtag).toEqual(expect.any(String));
-
-    // Act
-    await transition(store, creating, State.succeeded, {}, new Date(t0 + 2));
-
-    // Assess
-    expect(creatingReads).toBe(0);
-    expect(await partition(work, 'state-creating')).toEqual([]);
-    expect(await partition(table, 'state-succeeded')).toEqual([invertId(created.value.id)]);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      const created = await store.create(request(new Date(t0 + i)));
+      ids.push(created.value.id);
+      if (i % 3 === 1)
+        await transition(
+          store,
+          created,
+          State.failed,
+          { error: { code: 'X', message: 'x', retryable: false } },
+          new Date(t0),
+        );
+      if (i % 3 === 2) {
+        const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0));
+        await transition(store, creating, State.succeeded, { chat: { id: `19:${i}@thread.v2` } }, new Date(t0));
+      }
+    }
+    const seen: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 10; page += 1) {
+      const result = await store.list({ top: 3, continuationToken: token });
+      seen.push(...result.items.map((r) => r.id));
+      token = result.continuationToken;
+      if (!token) break;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    const since = await store.list({ top: 10, since: new Date(t0 + 4) });
+    expect(since.items.map((r) => r.id)).toEqual(ids.slice(4).reverse());
   });
 
-  it('an entry rewritten since this store wrote it is left in place by the next state change (superset)', async () => {
-    // Prepare: the creating entry is written again by someone else after our transition wrote it.
-    const { store, work } = await freshStore();
-    const t0 = Date.now();
-    const created = await store.create(request(new Date(t0)));
-    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0 + 1));
-    const rowKey = invertId(created.value.id);
-    const entry = await work.getEntity<Record<string, unknown>>('state-creating', rowKey);
-    const { etag: _etag, timestamp: _timestamp, ...columns } = entry;
-    await work.upsertEntity({ ...columns, partitionKey: 'state-creating', rowKey }, 'Replace');
-
-    // Act
-    const done = await transition(store, creating, State.succeeded, {}, new Date(t0 + 2));
-
-    // Assess: the move happened; the rewritten entry is someone else's and stays (readers skip it).
-    expect(done.value.state).toBe(State.succeeded);
-    expect((await store.get(created.value.id))!.value.state).toBe(State.succeeded);
-    expect(await partition(work, 'state-creating')).toEqual([rowKey]);
-    expect((await store.list({ state: State.creating, top: 10 })).items).toEqual([]);
-  });
-
-  it('listDue reads only entries of that state whose time has come', async () => {
+  it('listDue reads only requests of that state whose time has come', async () => {
     const { store } = await freshStore();
     const now = Date.now();
     const ids: string[] = [];
@@ -278,25 +317,24 @@ describe('TableRequestStore on Azurite', () => {
       );
       ids.push(created.value.id);
     }
+    await store.create(request(new Date(now))); // queued, due at once: not a pending one
     const due = await store.listDue(State.pending, new Date(now), 100);
     expect(due.map((d) => d.id).sort()).toEqual(ids.slice(0, 2).sort());
     expect((await store.listDue(State.pending, new Date(now + 10_000), 100)).length).toBe(3);
     expect((await store.listDue(State.pending, new Date(now + 10_000), 2)).length).toBe(2);
   });
 
-  it('a check that leaves a request pending writes its work-table entry, not the row; get shows it', async () => {
+  it('a check that leaves a request pending rewrites its row in place, keeping updatedAt', async () => {
     // Prepare: a pending request.
-    const { store, table, work } = await freshStore();
+    const { store, work } = await freshStore();
     const t0 = Date.now();
     const created = await store.create(request(new Date(t0)));
     const id = created.value.id;
     const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0));
     const operation = { location: 'l', status: 'notStarted', checks: 0, nextCheckAt: new Date(t0).toISOString() };
     await transition(store, creating, State.pending, { operation }, new Date(t0));
-    const rowEtag = async () => String((await table.getEntity(id, 'request')).etag);
-    const before = await rowEtag();
 
-    // Act: two checks in turn, the second with an error.
+    // Act: two checks in turn, the second with a long error.
     const read = (await store.get(id))!;
     const next = new Date(t0 + 30_000).toISOString();
     const first = await store.recordCheck(read, { status: 'running', checks: 1, nextCheckAt: next });
@@ -304,12 +342,10 @@ describe('TableRequestStore on Azurite', () => {
     const later = new Date(t0 + 90_000).toISOString();
     await store.recordCheck(first, { status: 'running', checks: 2, nextCheckAt: later, error });
 
-    // Assess: the row is untouched; get overlays the latest check; the timer sees the new due time.
-    expect(await rowEtag()).toBe(before);
+    // Assess: get shows the latest check; the timer sees the new due time.
     const seen = (await store.get(id))!;
     expect(seen.value.operation).toEqual({ location: 'l', status: 'running', checks: 2, nextCheckAt: later });
-    expect(seen.value.error).toMatchObject({ code: 'ServiceUnavailable', httpStatus: 503 });
-    expect(seen.value.error!.message.length).toBeLessThan(30_000);
+    expect(seen.value.error).toEqual(error);
     expect(seen.value.updatedAt).toBe(created.value.updatedAt);
     expect(await store.listDue(State.pending, new Date(t0 + 60_000), 10)).toEqual([]);
     expect((await store.listDue(State.pending, new Date(t0 + 90_000), 10)).map((d) => d.dueAt)).toEqual([later]);
@@ -322,35 +358,11 @@ describe('TableRequestStore on Azurite', () => {
     expect(stale).toBeInstanceOf(ConcurrencyConflictError);
     expect((stale as ConcurrencyConflictError<{ value: ChatRequest }>).current!.value.operation!.checks).toBe(2);
 
-    // Settling from the last read keeps the checks in the row and leaves the work table empty.
+    // Settling from the last read keeps the checks and leaves the work table empty.
     const done = await transition(store, seen, State.succeeded, { chat: { id: 'c' } }, new Date(t0 + 91_000));
     expect(done.value.operation!.checks).toBe(2);
     expect((await store.get(id))!.value.operation).toMatchObject({ status: 'running', checks: 2 });
     expect(await everyKey(work)).toEqual([]);
-  });
-
-  it('a check column that is not what recordCheck writes is ignored: the row stands, and the next check records', async () => {
-    // Prepare: a pending request whose entry's check column was edited by hand.
-    const { store, work } = await freshStore();
-    const t0 = Date.now();
-    const created = await store.create(request(new Date(t0)));
-    const creating = await transition(store, created, State.creating, { attempts: 1 }, new Date(t0));
-    const operation = { location: 'l', status: 'notStarted', checks: 3, nextCheckAt: new Date(t0).toISOString() };
-    await transition(store, creating, State.pending, { operation }, new Date(t0));
-    const rowKey = invertId(created.value.id);
-    for (const check of ['{not json', '{"status":"running","checks":"many","nextCheckAt":"x"}', 'null']) {
-      await work.updateEntity({ partitionKey: 'state-pending', rowKey, check }, 'Merge');
-
-      // Act
-      const seen = (await store.get(created.value.id))!;
-
-      // Assess
-      expect(seen.value.operation).toEqual(operation);
-      const next = new Date(t0 + 5000).toISOString();
-      const recorded = await store.recordCheck(seen, { status: 'running', checks: 4, nextCheckAt: next });
-      expect(recorded.value.operation!.checks).toBe(4);
-      expect((await store.get(created.value.id))!.value.operation!.checks).toBe(4);
-    }
   });
 
   it('unsent markers and callback markers: listed when due, gone when cleared', async () => {
@@ -406,12 +418,3 @@ describe('TableRequestStore on Azurite', () => {
     expect((await store.get(big.id))!.value).toEqual(big);
   });
 });
-
-async function waitFor<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 200; i += 1) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('condition not met');
-}
