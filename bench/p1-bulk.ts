@@ -16,6 +16,8 @@ import {
 } from './stack';
 import { duplicateCount, ratio, share, sustainedRate } from './stats';
 import { compactRequest, graphBodyOf } from './workload';
+import { State } from '../shared/core/model';
+import { openRequestTables, placeOf } from '../shared/storage/table-store';
 
 /**
  * P1 bulk: N requests through POST /api/requests/batch → queue → worker → Graph, against a simulator
@@ -96,14 +98,27 @@ export function applyLatency(trusted: SimulatorWithTrust, latencyMs: number): vo
   if (latencyMs > 0) trusted.sim.control.setChaos({ rate: 1, kinds: ['delay'], delayMs: latencyMs, seed: 1 });
 }
 
-export async function countStates(table: TableClient, ids: ReadonlySet<string>): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for await (const entity of table.listEntities<{ state: string }>({
-    queryOptions: { filter: "RowKey eq 'request'", select: ['PartitionKey', 'state'] },
-  })) {
-    if (!ids.has(entity.partitionKey as string)) continue;
-    counts.set(entity.state, (counts.get(entity.state) ?? 0) + 1);
+/** How many of `ids` are in each state, from the request rows of both tables (the newest copy of each). */
+export async function countStates(connectionString: string, ids: ReadonlySet<string>): Promise<Map<string, number>> {
+  const newest = new Map<string, { rev: number; state: string }>();
+  const { table, work } = openRequestTables('ChatRequests', (name) =>
+    TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true }),
+  );
+  const places = [placeOf(State.queued), placeOf(State.succeeded), placeOf(State.failed)];
+  for (const client of [table, work]) {
+    for await (const entity of client.listEntities<{ requestId: string; state: string; rev: number }>({
+      queryOptions: {
+        filter: places.map((p) => `PartitionKey eq '${p}'`).join(' or '),
+        select: ['requestId', 'state', 'rev'],
+      },
+    })) {
+      if (!ids.has(entity.requestId)) continue;
+      const seen = newest.get(entity.requestId);
+      if (!seen || entity.rev > seen.rev) newest.set(entity.requestId, { rev: entity.rev, state: entity.state });
+    }
   }
+  const counts = new Map<string, number>();
+  for (const { state } of newest.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
   return counts;
 }
 
@@ -196,16 +211,13 @@ export async function runP1(options: P1Options): Promise<P1Result> {
     }
 
     // Final states, read from the table; a short bounded wait for the last writes after the last chat.
-    const table = TableClient.fromConnectionString(azurite.connectionString, 'ChatRequests', {
-      allowInsecureConnection: true,
-    });
-    let states = await countStates(table, ids);
+    let states = await countStates(azurite.connectionString, ids);
     const finalDeadline = performance.now() + (timedOut ? 5_000 : 30_000);
     const finalCount = (): number => (states.get('succeeded') ?? 0) + (states.get('failed') ?? 0);
     while (finalCount() < ids.size && performance.now() < finalDeadline) {
       host.peakRssKiB();
       await sleep(1_000);
-      states = await countStates(table, ids);
+      states = await countStates(azurite.connectionString, ids);
     }
     const peakKiB = host.peakRssKiB();
     const benchCpu = process.cpuUsage(cpuAtStart.bench);

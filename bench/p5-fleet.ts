@@ -182,15 +182,12 @@ export async function runP5(options: P5Options): Promise<P5Result> {
     }
     await submitting;
 
-    const table = TableClient.fromConnectionString(azurite.connectionString, 'ChatRequests', {
-      allowInsecureConnection: true,
-    });
-    let states = await countStates(table, ids);
+    let states = await countStates(azurite.connectionString, ids);
     const finalCount = (): number => (states.get('succeeded') ?? 0) + (states.get('failed') ?? 0);
     const finalDeadline = performance.now() + (timedOut ? 5_000 : 30_000);
     while (finalCount() < ids.size && performance.now() < finalDeadline) {
       await sleep(1_000);
-      states = await countStates(table, ids);
+      states = await countStates(azurite.connectionString, ids);
     }
     const wallClock = (performance.now() - started) / 1000;
     const hostPeakRssMiB = hosts.map((h) => h.peakRssKiB() / 1024);

@@ -19,7 +19,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { Azurite, connectionStringFor, startAzurite } from '../../dev/azurite';
 import { eventually, startStack, Stack } from '../support/stack';
-import { openRequestTables } from '../../shared/storage/table-store';
+import { ACTIVE, invertId, openRequestTables } from '../../shared/storage/table-store';
 
 /** A TCP proxy in front of one Azurite service that this test can cut and restore. */
 class CuttableProxy {
@@ -95,7 +95,6 @@ describe('intake when storage fails', () => {
   let azurite: Azurite;
   let proxy: CuttableProxy;
   let stack: Stack;
-  let table: TableClient;
   let workTable: TableClient;
   let queue: QueueClient;
 
@@ -106,7 +105,7 @@ describe('intake when storage fails', () => {
     const viaProxy = connectionStringFor({ blobUrl: azurite.blobUrl, queueUrl, tableUrl: azurite.tableUrl });
     stack = await startStack({ azurite, env: { AzureWebJobsStorage: viaProxy } });
     // The test's own clients go straight to Azurite, so they see the truth while the proxy is cut.
-    ({ table, work: workTable } = openRequestTables('ChatRequests', (name) =>
+    ({ work: workTable } = openRequestTables('ChatRequests', (name) =>
       TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
     ));
     queue = new QueueClient(azurite.connectionString, 'chat-requests');
@@ -178,7 +177,7 @@ describe('intake when storage fails', () => {
     // Assess 1: accepted (it is recorded and will be sent), not a 503 inviting a duplicate
     expect(answer.status).toBe(202);
     const { id } = (await answer.json()) as Resource;
-    expect((await table.getEntity<{ state: string }>(id, 'request')).state).toBe('queued');
+    expect((await workTable.getEntity<{ state: string }>(ACTIVE, invertId(id))).state).toBe('queued');
     expect((await unsentMarkers()).map((m) => m.rowKey)).toEqual([id]);
     expect(await messagesFor(new Set([id]))).toEqual([]);
     // A retry by the caller is a replay, not a second request.
