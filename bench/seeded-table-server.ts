@@ -6,7 +6,7 @@
  *
  * Why not seed over HTTP: Azurite checks an insert's key with a LokiJS lookup indexed on PartitionKey
  * only, so each insert scans its partition. The partition of finished requests ("state-succeeded")
- * hold one entry per request, so 100,000 requests cost ~10^10 comparisons (measured: 843 upserts/s at
+ * holds one row per request, so 100,000 requests cost ~10^10 comparisons (measured: 843 upserts/s at
  * 5,000 entries, 243/s at 20,000) — most of an hour. Instead the real TableRequestStore writes every
  * request (create + claimKey) to a recording client, and the recorded entities are converted to
  * Azurite's stored form and inserted in bulk into Azurite's collection. Before that, the first

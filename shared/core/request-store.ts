@@ -59,6 +59,8 @@ export interface DueEntry {
   id: string;
   state: State;
   dueAt?: string;
+  /** The request as the listing read it, when asked for (`withRows`) and the store has it at hand. */
+  stored?: Stored<ChatRequest>;
 }
 
 /** Requests' rows (each its own state index entry) and markers; and, as the same tables hold them, idempotency keys. */
@@ -88,7 +90,7 @@ export interface RequestStore extends IdempotencyStore {
    */
   countState(state: State, limit: number): Promise<{ count: number; capped: boolean }>;
   /** Requests of one state whose dueAt has passed (the poller's work); reads only that state's partition. */
-  listDue(state: State, now: Date, limit: number): Promise<DueEntry[]>;
+  listDue(state: State, now: Date, limit: number, options?: { withRows?: boolean }): Promise<DueEntry[]>;
   /** Requests written but whose queue message is not known to be sent. */
   markUnsent(ids: string[], now: Date): Promise<void>;
   clearUnsent(id: string): Promise<void>;

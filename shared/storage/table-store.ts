@@ -401,15 +401,17 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     return { count, capped: false };
   }
 
-  async listDue(state: State, now: Date, limit: number): Promise<DueEntry[]> {
-    const filter = odata`PartitionKey eq ${placeOf(state)} and state eq ${state} and dueAt le ${now.toISOString()}`;
+  async listDue(state: State, now: Date, limit: number, options: { withRows?: boolean } = {}): Promise<DueEntry[]> {
+    const place = placeOf(state);
+    const filter = odata`PartitionKey eq ${place} and state eq ${state} and dueAt le ${now.toISOString()}`;
+    // With the rows, the caller needs no point read per entry (the query returns them whole anyway).
+    const select = options.withRows ? undefined : ['RowKey', 'dueAt'];
     const due: DueEntry[] = [];
     try {
-      for await (const entry of this.entities(this.tableOf(placeOf(state)), filter, Math.min(limit, 1000), [
-        'RowKey',
-        'dueAt',
-      ])) {
-        due.push({ id: invertId(String(entry.rowKey)), state, dueAt: String(entry.dueAt) });
+      for await (const entity of this.entities(this.tableOf(place), filter, Math.min(limit, 1000), select)) {
+        const entry: DueEntry = { id: invertId(String(entity.rowKey)), state, dueAt: String(entity.dueAt) };
+        if (options.withRows) entry.stored = fromEntity(entity).stored;
+        due.push(entry);
         if (due.length >= limit) break;
       }
     } catch (error) {

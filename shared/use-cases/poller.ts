@@ -78,12 +78,12 @@ export async function runPollerTick(deps: PollerDeps): Promise<TickReport> {
   const limit = pLimit(deps.concurrency ?? 8);
   const reads: ReadPause = { until: 0 };
 
-  const due = await deps.store.listDue(State.pending, now(), MAX_PER_TICK);
+  const due = await deps.store.listDue(State.pending, now(), MAX_PER_TICK, { withRows: true });
   report.indexRowsRead += due.length;
   await Promise.all(
     due.map((entry) =>
       limit(async () => {
-        const stored = await deps.store.get(entry.id);
+        const stored = entry.stored ?? (await deps.store.get(entry.id));
         // Moved on since the query (another timer, an operator): nothing to check.
         if (!stored || stored.value.state !== State.pending) return;
         const result = await checkOperation(stored, deps, now, reads);
