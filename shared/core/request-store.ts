@@ -1,4 +1,4 @@
-import { ConcurrencyConflictError } from './errors';
+import { type AlreadyExistsError, ConcurrencyConflictError } from './errors';
 import type { IdempotencyStore } from './idempotency';
 import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
 import type { RequestQueue } from './queue/port';
@@ -71,6 +71,14 @@ export interface RequestStore extends IdempotencyStore {
    * throws AlreadyExistsError carrying the stored request when the id exists.
    */
   create(request: ChatRequest): Promise<Stored<ChatRequest>>;
+  /**
+   * `create` for many new requests, in as few writes as the layout allows (in-flight rows share one
+   * partition: entity group transactions of 100). Each result is the stored request or the
+   * AlreadyExistsError its `create` would have thrown; a storage failure throws.
+   */
+  createMany(
+    requests: ChatRequest[],
+  ): Promise<(Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[]>;
   /** Nothing to write ahead in this layout; kept while intake still calls it. */
   indexNew(requests: ChatRequest[]): Promise<void>;
   /** Drops the unsent markers of requests that were not created. */

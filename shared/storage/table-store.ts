@@ -258,6 +258,41 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     }
   }
 
+  async createMany(
+    requests: ChatRequest[],
+  ): Promise<(Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[]> {
+    const one = (request: ChatRequest) =>
+      this.create(request).catch((error: unknown) => {
+        if (error instanceof AlreadyExistsError) return error as AlreadyExistsError<Stored<ChatRequest> | undefined>;
+        throw error;
+      });
+    const results: (Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[] = [];
+    const groups: ChatRequest[][] = [];
+    for (let i = 0; i < requests.length; i += 100) groups.push(requests.slice(i, i + 100));
+    const written = await Promise.all(
+      groups.map(async (group) => {
+        const place = placeOf(group[0]!.state);
+        if (group.length === 1 || group.some((r) => placeOf(r.state) !== place)) return Promise.all(group.map(one));
+        try {
+          const entities = group.map((r) => toEntity(r, place, 1));
+          const result = await this.tableOf(place).submitTransaction(entities.map((e) => ['create', e]));
+          const etags = new Map(result.subResponses.map((r) => [r.rowKey, r.etag]));
+          return group.map((request) => ({
+            value: request,
+            etag: String(etags.get(invertId(request.id))),
+            at: { place, rev: 1 },
+          }));
+        } catch (error) {
+          // One row exists already (a replayed id) and fails the whole transaction: each on its own, then.
+          if (isConflict(error)) return Promise.all(group.map(one));
+          return asStorageError(error, 'create requests');
+        }
+      }),
+    );
+    for (const group of written) results.push(...group);
+    return results;
+  }
+
   /** Nothing to write ahead: a request row is its own index entry. */
   async indexNew(): Promise<void> {}
 

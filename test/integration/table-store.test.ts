@@ -74,6 +74,47 @@ describe('TableRequestStore on Azurite', () => {
     expect((error as AlreadyExistsError<{ value: ChatRequest }>).existing.value.topic).toBe('Store');
   });
 
+  it('createMany writes in-flight rows in transactions of 100; an id that exists answers as create would', async () => {
+    const { store, table, work } = await freshStore();
+    const calls = { submitTransaction: 0, createEntity: 0 };
+    const counted = new Proxy(work, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop === 'submitTransaction' || prop === 'createEntity') calls[prop] += 1;
+        return (value as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+    const now = new Date();
+    const existing = await store.create(request(now, { topic: 'First' }));
+    const fresh = Array.from({ length: 150 }, () => request(now));
+
+    // Act: 150 new (two transactions), and one of the second hundred already written.
+    const results = await new TableRequestStore(table, counted).createMany([
+      ...fresh.slice(0, 120),
+      { ...existing.value, topic: 'Again' },
+      ...fresh.slice(120),
+    ]);
+
+    // Assess
+    expect(results).toHaveLength(151);
+    const refused = results[120];
+    expect(refused).toBeInstanceOf(AlreadyExistsError);
+    expect((refused as AlreadyExistsError<{ value: ChatRequest }>).existing.value.topic).toBe('First');
+    expect(
+      results
+        .filter((r) => !(r instanceof AlreadyExistsError))
+        .map((r) => (r as { value: ChatRequest }).value.id)
+        .sort(),
+    ).toEqual(fresh.map((r) => r.id).sort());
+    expect((await everyKey(work)).length).toBe(151);
+    // The first hundred in one transaction; the second failed on the existing id and went one by one.
+    expect(calls).toEqual({ submitTransaction: 2, createEntity: 51 });
+    const one = results[0] as { value: ChatRequest; etag: string };
+    const moved = await transition(store, one, State.creating, { attempts: 1 }, now);
+    expect(moved.value.state).toBe(State.creating);
+  });
+
   it('replace is conditional on the ETag: of two writers from one read, one wins and the loser gets the winner', async () => {
     const { store } = await freshStore();
     const created = await store.create(request());

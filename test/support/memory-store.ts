@@ -40,6 +40,17 @@ export class MemoryRequestStore implements RequestStore {
     return { value: this.clone(request), etag: stored.etag };
   }
 
+  async createMany(requests: ChatRequest[]) {
+    return Promise.all(
+      requests.map((r) =>
+        this.create(r).catch((e: unknown) => {
+          if (e instanceof AlreadyExistsError) return e as AlreadyExistsError<Stored<ChatRequest> | undefined>;
+          throw e;
+        }),
+      ),
+    );
+  }
+
   /** The memory store derives its listings from the rows: there are no index entries to write. */
   async indexNew(): Promise<void> {}
 
