@@ -12,7 +12,7 @@ import {
 import type { LogFields, Logger } from '../platform/log';
 import { ChatRequest, isFinal, State } from '../core/model';
 import { lostRace, RequestChanges, RequestStore, Stored, transition, transitionAndSend } from '../core/request-store';
-import { parseRequestMessage } from '../core/queue/message';
+import { mayPrecedeItsRow, parseRequestMessage } from '../core/queue/message';
 import type { RequestMessage, RequestQueue } from '../core/queue/port';
 import type { GraphRateGate } from '../core/rate/gate';
 import { userFromBind } from '../core/request/binds';
@@ -30,17 +30,11 @@ import { recordFinal } from '../platform/telemetry';
 
 /** Longer than a Graph call can take (timeout) plus the writes around it. */
 export const ATTEMPT_LEASE_MS = 2 * 60_000;
-/** Clock skew allowance between instances: a chat made since an attempt started, a message's sentAt. */
+/** Clock skew allowance when looking for a chat made since an attempt started. */
 const LOOKUP_SKEW_MS = 2 * 60_000;
 /** Wait in-process for a send slot up to this long; longer waits go back to the queue. */
 const MAX_IN_PROCESS_WAIT_MS = 2_000;
-/**
- * Intake sends a new request's message before it inserts the row, so a message may come before its row.
- * For this long after the message's `sentAt` it comes back (every MISSING_ROW_RETRY_SECONDS) instead of
- * being dropped. Intake inserts the row right after the send (its storage calls give up within about a minute);
- * a row still missing after 10 minutes belongs to an intake that died, whose caller's retry sends anew.
- */
-export const MISSING_ROW_PATIENCE_MS = 10 * 60_000;
+/** A message that came before its row (mayPrecedeItsRow) comes back this much later. */
 export const MISSING_ROW_RETRY_SECONDS = 5;
 
 export interface WorkerDeps {
@@ -152,14 +146,12 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
 }
 
 /**
- * A message whose row is not in the table. Young (sentAt within MISSING_ROW_PATIENCE_MS): intake is still
- * inserting the row, so the same message comes back shortly. Otherwise (older, or no sentAt: a message
- * sent for a row that existed, or from before sentAt) there is nothing to do: dropped. A sentAt further
- * ahead than clocks drift apart is not believed (it would keep the message alive for ever).
+ * A message whose row is not in the table. Young (sentAt under 10 minutes old, see mayPrecedeItsRow):
+ * intake may still be inserting the row, so the same message comes back shortly. Otherwise (older, or no
+ * sentAt: a message sent for a row that existed, or from before sentAt) there is nothing to do: dropped.
  */
 async function missingRow(message: RequestMessage, deps: WorkerDeps, now: Date): Promise<WorkResult> {
-  const ageMs = message.sentAt === undefined ? undefined : now.getTime() - Date.parse(message.sentAt);
-  if (ageMs !== undefined && ageMs < MISSING_ROW_PATIENCE_MS && ageMs > -LOOKUP_SKEW_MS) {
+  if (mayPrecedeItsRow(message, now)) {
     await deps.queue.send(message, MISSING_ROW_RETRY_SECONDS);
     deps.log('debug', 'message.rowNotYetWritten', {
       requestId: message.id,

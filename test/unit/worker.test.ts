@@ -7,11 +7,11 @@ import { aimdSettings } from '../../shared/core/rate/aimd';
 import { GraphRateGate } from '../../shared/core/rate/gate';
 import {
   ATTEMPT_LEASE_MS,
-  MISSING_ROW_PATIENCE_MS,
   MISSING_ROW_RETRY_SECONDS,
   processRequestMessage,
   WorkerDeps,
 } from '../../shared/use-cases/worker';
+import { MISSING_ROW_PATIENCE_MS } from '../../shared/core/queue/message';
 import { silentLogger } from '../../shared/platform/log';
 import { newRequestId } from '../../shared/core/ids';
 import { MemoryFleetRateStore, MemoryQueue, MemoryRequestStore } from '../support/memory-store';

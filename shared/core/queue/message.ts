@@ -103,6 +103,26 @@ function kindOf(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * Intake sends a new request's message before it inserts the row, so a message may come before its row.
+ * For this long after its `sentAt` such a message is kept (re-sent by the worker) rather than dropped.
+ * Intake inserts the row right after the send, and its storage calls give up within about a minute; a row
+ * still missing after 10 minutes belongs to an intake that died, whose caller's retry sends a new message.
+ */
+export const MISSING_ROW_PATIENCE_MS = 10 * 60_000;
+/** Instances' clocks differ by less than this: a sentAt further ahead is not believed (it would never age). */
+const SENT_AT_SKEW_MS = 2 * 60_000;
+
+/**
+ * True while the row of a message may still be written: it has a `sentAt` under MISSING_ROW_PATIENCE_MS old.
+ * Without `sentAt` (sent for a row that existed, or from before sentAt), never.
+ */
+export function mayPrecedeItsRow(message: RequestMessage, now: Date): boolean {
+  if (message.sentAt === undefined) return false;
+  const ageMs = now.getTime() - Date.parse(message.sentAt);
+  return ageMs < MISSING_ROW_PATIENCE_MS && ageMs > -SENT_AT_SKEW_MS;
+}
+
 export function encodeRequestMessage(message: RequestMessage): string {
   return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
 }
