@@ -25,8 +25,8 @@ import { compactRequest } from './workload';
  * the metered SDK clients under the service's real adapters, on one Azurite and the simulator, one
  * request at a time so nothing is shared:
  *
- * - intake: `submitRequest` (and `submitBatch` of `batchSize` items, per item), including the marker it
- *   clears in the background;
+ * - intake: `submitRequest` (and `submitBatch` of `batchSize` items, per item): keys, message, row (and
+ *   whatever it leaves running in the background, which `measure` waits for);
  * - worker: what the Functions host does for the message (one receive, one delete: counted here as the
  *   host would do them alone; under load one receive serves up to 16 messages) plus
  *   `processRequestMessage`. The rate gate's calls (the fleet row about once a second per busy instance,

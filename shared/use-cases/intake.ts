@@ -14,16 +14,23 @@ import { ChatRequest, State } from '../core/model';
 import type { RequestQueue } from '../core/queue/port';
 import type { FieldError } from '../core/request/fields';
 import type { ParsedRequest } from '../core/request/parsed';
-import { type RequestStore, sendMessage } from '../core/request-store';
+import type { RequestStore } from '../core/request-store';
 import { recordAccepted } from '../platform/telemetry';
 
 /**
- * Accepting requests: record, then enqueue, never twice.
- * Idempotency (idempotency.ts) is race-free by construction: each key row is a conditional insert (first
- * writer wins), and the request row is an insert-if-absent of the id the keys name, so concurrent
- * duplicates all converge on one request and only the writer that created the row sends its message. The row is
- * preceded by an "unsent" marker, cleared once the message is sent: a row whose message could not be
- * sent (queue down, crash) is found by the timer, which sends it.
+ * Accepting requests, in three steps: claim the idempotency keys, send the queue message
+ * `{id, attempt: 0, sentAt}`, insert the row. The request exists only once its row does (one insert), so
+ * nothing is half-written; the message goes first so that nothing else (no marker) has to be written and
+ * cleared around the row in the common case.
+ * - Idempotency (idempotency.ts) is race-free by construction: each key is a conditional insert (first
+ *   writer wins), and the row is an insert-if-absent of the id the keys name, so concurrent duplicates all
+ *   converge on one request. Each of them may have sent a message: the worker acts once per attempt.
+ * - A worker may get the message before the row: it sends it again 5 s later while `sentAt` is under
+ *   10 minutes old (worker.ts).
+ * - The queue is down: an "unsent" marker is written before the row, and the timer sends the message.
+ * - A crash after the keys, or after the message, leaves keys (and a message) without a row: nothing was
+ *   accepted, and the caller's retry with the same key creates the request under the id the keys name,
+ *   sending its message first again.
  */
 
 export interface IntakeDeps {
@@ -82,29 +89,26 @@ export interface QueueOutage {
 }
 
 /**
- * Sends the request's message and clears its marker. The row is written by now, so a failure here
- * must not fail the request: the marker stays and the timer sends the message (true = deferred).
+ * Sends a new request's first message `{id, attempt: 0, sentAt}`, before its row: true when sent. A failed
+ * send does not fail the request: the caller writes the unsent marker before the row, and the timer sends
+ * the message (the request is accepted, its message deferred).
  */
-async function enqueue(request: ChatRequest, deps: IntakeDeps, now: Date, outage?: QueueOutage): Promise<boolean> {
-  if (outage?.down) return true;
-  const delaySeconds = request.notBefore ? Math.max(0, (Date.parse(request.notBefore) - now.getTime()) / 1000) : 0;
-  // The marker is cleared in the background: the answer need not wait for it, and a marker left behind
-  // only makes the timer send one more (harmless, deduplicated) message a minute later.
-  const result = await sendMessage(deps, request, { delaySeconds, onSendError: 'defer', clearMarker: 'background' });
-  if (result.sent) return false;
-  if (outage) outage.down = true;
-  const unavailable = result.error instanceof StorageUnavailableError;
-  deps.log(unavailable ? 'warn' : 'error', 'request.messageDeferred', {
-    requestId: request.id,
-    attempt: 0,
-    error: (result.error as Error)?.name,
-  });
-  return true;
-}
-
-/** Cleans up, in the background, what was written ahead for a request that turned out not to be new. */
-function forget(request: ChatRequest, deps: IntakeDeps): void {
-  deps.store.forgetNew([request]).catch(() => undefined);
+async function sendFirst(request: ChatRequest, deps: IntakeDeps, outage?: QueueOutage): Promise<boolean> {
+  if (outage?.down) return false;
+  const at = (deps.now ?? (() => new Date()))();
+  const delaySeconds = request.notBefore ? Math.max(0, (Date.parse(request.notBefore) - at.getTime()) / 1000) : 0;
+  try {
+    await deps.queue.send({ id: request.id, attempt: 0, sentAt: at.toISOString() }, delaySeconds);
+    return true;
+  } catch (error) {
+    if (outage) outage.down = true;
+    deps.log(error instanceof StorageUnavailableError ? 'warn' : 'error', 'request.messageDeferred', {
+      requestId: request.id,
+      attempt: 0,
+      error: (error as Error)?.name,
+    });
+    return false;
+  }
 }
 
 export async function submitRequest(
@@ -114,35 +118,23 @@ export async function submitRequest(
   deps: IntakeDeps,
 ): Promise<IntakeResult> {
   const now = (deps.now ?? (() => new Date()))();
-  // The keys, the unsent marker and the index entries of a new id are written at once: they do not depend
-  // on one another, and the row (which must come after the marker and the entries) waits for all three.
-  const speculative = newChatRequest(parsed, hash, newRequestId(now), now);
-  const [claim] = await Promise.all([
-    claimKeys(keys, hash, deps.store, speculative.id),
-    deps.store.markUnsent([speculative.id], now),
-    deps.store.indexNew([speculative]),
-  ]);
-  if (claim.kind !== 'create') {
-    forget(speculative, deps);
-    return claim;
-  }
-  let request = speculative;
-  if (claim.id !== speculative.id) {
-    // The keys name an id whose row is not written yet (a duplicate in flight, or a writer that died).
-    forget(speculative, deps);
-    request = newChatRequest(parsed, hash, claim.id, now);
-    await deps.store.markUnsent([request.id], now);
-    await deps.store.indexNew([request]);
-  }
-  const lost = await createOnce(request, deps.store, true);
+  // 1. The keys, alone: they name the id (a new one, or that of a duplicate in flight or whose writer died).
+  const claim = await claimKeys(keys, hash, deps.store, newRequestId(now));
+  if (claim.kind !== 'create') return claim;
+  const request = newChatRequest(parsed, hash, claim.id, now);
+  // 2. The message, before the row: a worker that gets it first sends it again until the row is there.
+  const sent = await sendFirst(request, deps);
+  // The queue is down: the marker makes the timer send the message once the row exists.
+  if (!sent) await deps.store.markUnsent([request.id], now);
+  // 3. The row, one insert: the request exists from here, whole.
+  const lost = await createOnce(request, deps.store);
   if (lost) return lost;
-  const messageDeferred = await enqueue(request, deps, now);
   recordAccepted(1);
   deps.log('info', 'request.accepted', {
     requestId: request.id,
     attempt: 0,
     keySource: keys[0]?.source,
-    messageDeferred,
+    messageDeferred: !sent,
   });
   return { kind: 'created', request };
 }
@@ -190,10 +182,10 @@ function storageRejection(index: number): BatchItemResult {
  * Submits the valid items of a batch; one item's failure never loses the others.
  * Items that share a key with an earlier item of the same batch are decided against that item, not
  * raced against it: the same payload is `replayed` (same id), another payload is rejected.
- * Phases: claim keys (concurrently) → one "unsent" marker write for all new rows (entity group
- * transactions) → rows (concurrently) → messages (concurrently). Once storage fails, the remaining
- * items stop trying and are rejected for resubmission; once the queue fails, the remaining messages
- * are left to the timer.
+ * Phases, as for one request: claim keys (concurrently) → messages (concurrently) → rows (concurrently).
+ * Once storage fails, the remaining items stop trying and are rejected for resubmission (their keys name
+ * the id a resubmission completes); once the queue fails, the remaining messages are left to the timer:
+ * one "unsent" marker write for all of them (entity group transactions), before their rows.
  */
 export async function submitBatch(
   items: BatchItem[],
@@ -226,88 +218,63 @@ export async function submitBatch(
   }
 
   const results = new Map<number, BatchItemResult>();
-  // As for one request: keys, unsent markers and index entries of new ids at once (markers and entries in
-  // entity group transactions), then the rows, then the messages.
-  const speculative = new Map(
-    leaders.map((item) => [item, newChatRequest(item.parsed, item.hash, newRequestId(now), now)]),
-  );
+  // As for one request: keys, then messages, then rows.
   const toCreate: { item: BatchItem; request: ChatRequest }[] = [];
-  const adopted: ChatRequest[] = [];
-  const forgotten: ChatRequest[] = [];
-  const claims = Promise.all(
+  await Promise.all(
     leaders.map((item) =>
       limit(async () => {
-        const ahead = speculative.get(item)!;
-        let usedAhead = false;
         const result = await guarded(item.index, async () => {
-          const claim = await claimKeys(item.keys, item.hash, deps.store, ahead.id);
+          const claim = await claimKeys(item.keys, item.hash, deps.store, newRequestId(now));
           if (claim.kind === 'mismatch') return mismatchError(item.index, claim);
           if (claim.kind === 'replayed') return { index: item.index, status: 'replayed', id: claim.request.id };
-          if (claim.id === ahead.id) {
-            toCreate.push({ item, request: ahead });
-            usedAhead = true;
-          } else {
-            const request = newChatRequest(item.parsed, item.hash, claim.id, now);
-            toCreate.push({ item, request });
-            adopted.push(request);
-          }
+          toCreate.push({ item, request: newChatRequest(item.parsed, item.hash, claim.id, now) });
           return undefined;
         });
-        if (!usedAhead) forgotten.push(ahead);
         if (result) results.set(item.index, result);
       }),
     ),
   );
-  const ahead = [...speculative.values()];
-  const [, marked] = await Promise.all([
-    claims,
-    guarded(-1, async () => {
-      await Promise.all([
-        deps.store.markUnsent(
-          ahead.map((r) => r.id),
-          now,
-        ),
-        deps.store.indexNew(ahead),
-      ]);
-      return undefined;
-    }),
-  ]);
-  if (forgotten.length > 0) deps.store.forgetNew(forgotten).catch(() => undefined);
-  const adoptedMarked =
-    marked ??
-    (adopted.length === 0
-      ? undefined
-      : await guarded(-1, async () => {
-          await deps.store.markUnsent(
-            adopted.map((r) => r.id),
-            now,
-          );
-          await deps.store.indexNew(adopted);
-          return undefined;
-        }));
-  if (adoptedMarked) for (const { item } of toCreate) results.set(item.index, storageRejection(item.index));
-  else {
-    const outage: QueueOutage = { down: false };
-    await Promise.all(
-      toCreate.map(({ item, request }) =>
-        limit(async () => {
-          const result = await guarded(item.index, async () => {
-            const lost = await createOnce(request, deps.store, true);
-            return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
-          });
-          if (result) {
-            results.set(item.index, result);
-            return;
-          }
-          // The row is written: from here the request is accepted whatever the queue does.
-          await enqueue(request, deps, now, outage);
-          results.set(item.index, { index: item.index, status: 'accepted', id: request.id });
-          recordAccepted(1);
-          deps.log('info', 'request.accepted', { requestId: request.id, attempt: 0, keySource: item.keys[0]?.source });
-        }),
-      ),
-    );
-  }
+
+  // Once storage failed, the claimed items are rejected too (a resubmission completes them under their ids).
+  const claimed = toCreate.filter(({ item }) => {
+    if (storageDown) results.set(item.index, storageRejection(item.index));
+    return !storageDown;
+  });
+  const outage: QueueOutage = { down: false };
+  const sent = new Set<ChatRequest>();
+  await Promise.all(
+    claimed.map(({ request }) =>
+      limit(async () => {
+        if (await sendFirst(request, deps, outage)) sent.add(request);
+      }),
+    ),
+  );
+  // The queue failed: one marker write (entity group transactions) for the rest, before their rows.
+  const unsent = claimed.filter(({ request }) => !sent.has(request)).map(({ request }) => request.id);
+  if (unsent.length > 0) await guarded(-1, async () => void (await deps.store.markUnsent(unsent, now)));
+
+  await Promise.all(
+    claimed.map(({ item, request }) =>
+      limit(async () => {
+        const result = await guarded(item.index, async () => {
+          const lost = await createOnce(request, deps.store);
+          return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
+        });
+        if (result) {
+          results.set(item.index, result);
+          return;
+        }
+        results.set(item.index, { index: item.index, status: 'accepted', id: request.id });
+        recordAccepted(1);
+        deps.log('info', 'request.accepted', {
+          requestId: request.id,
+          attempt: 0,
+          keySource: item.keys[0]?.source,
+          messageDeferred: !sent.has(request),
+        });
+      }),
+    ),
+  );
 
   for (const item of items) {
     const leader = leaderOf.get(item.index);

@@ -1,7 +1,7 @@
 import type { Logger } from '../platform/log';
 import { ChatRequest, isFinal, State } from '../core/model';
 import { lostRace, RequestStore, transition } from '../core/request-store';
-import { parseRequestMessage } from '../core/queue/message';
+import { mayPrecedeItsRow, parseRequestMessage } from '../core/queue/message';
 import { recordFinal } from '../platform/telemetry';
 
 export interface PoisonDeps {
@@ -30,7 +30,15 @@ export async function failPoisoned(input: unknown, deps: PoisonDeps): Promise<Po
   // Re-read after a lost race: the row may have moved on while we decided.
   for (let round = 0; round < 3; round += 1) {
     const stored = await deps.store.get(parsed.value.id);
-    if (!stored) return 'unknown-request';
+    if (!stored) {
+      // Sent by intake before its row, which may still come (storage failed it as it failed the worker):
+      // the unsent marker makes the timer send a message if the row is there a minute from now.
+      if (mayPrecedeItsRow(parsed.value, now())) {
+        await deps.store.markUnsent([parsed.value.id], now());
+        deps.log('warn', 'poison.rowNotYetWritten', { requestId: parsed.value.id, sentAt: parsed.value.sentAt });
+      }
+      return 'unknown-request';
+    }
     if (isFinal(stored.value.state)) return 'already-final';
     if (stored.value.state === State.pending) return 'left-to-poller';
     if (isSuperseded(parsed.value.attempt, stored.value)) {

@@ -12,8 +12,8 @@ import {
 import type { LogFields, Logger } from '../platform/log';
 import { ChatRequest, isFinal, State } from '../core/model';
 import { lostRace, RequestChanges, RequestStore, Stored, transition, transitionAndSend } from '../core/request-store';
-import { parseRequestMessage } from '../core/queue/message';
-import type { RequestQueue } from '../core/queue/port';
+import { mayPrecedeItsRow, parseRequestMessage } from '../core/queue/message';
+import type { RequestMessage, RequestQueue } from '../core/queue/port';
 import type { GraphRateGate } from '../core/rate/gate';
 import { userFromBind } from '../core/request/binds';
 import { recordFinal } from '../platform/telemetry';
@@ -34,6 +34,8 @@ export const ATTEMPT_LEASE_MS = 2 * 60_000;
 const LOOKUP_SKEW_MS = 2 * 60_000;
 /** Wait in-process for a send slot up to this long; longer waits go back to the queue. */
 const MAX_IN_PROCESS_WAIT_MS = 2_000;
+/** A message that came before its row (mayPrecedeItsRow) comes back this much later. */
+export const MISSING_ROW_RETRY_SECONDS = 5;
 
 export interface WorkerDeps {
   store: RequestStore;
@@ -71,10 +73,7 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
   }
   const message = parsed.value;
   const stored = await deps.store.get(message.id);
-  if (!stored) {
-    deps.log('warn', 'message.unknownRequest', { requestId: message.id });
-    return 'unknown-request';
-  }
+  if (!stored) return missingRow(message, deps, now());
   const request = stored.value;
   const fields = { requestId: request.id, attempt: request.attempts };
 
@@ -144,6 +143,26 @@ export async function processRequestMessage(input: unknown, deps: WorkerDeps): P
     throw error;
   }
   return attempt(owned, deps, now);
+}
+
+/**
+ * A message whose row is not in the table. Young (sentAt under 10 minutes old, see mayPrecedeItsRow):
+ * intake may still be inserting the row, so the same message comes back shortly. Otherwise (older, or no
+ * sentAt: a message sent for a row that existed, or from before sentAt) there is nothing to do: dropped.
+ */
+async function missingRow(message: RequestMessage, deps: WorkerDeps, now: Date): Promise<WorkResult> {
+  if (mayPrecedeItsRow(message, now)) {
+    await deps.queue.send(message, MISSING_ROW_RETRY_SECONDS);
+    deps.log('debug', 'message.rowNotYetWritten', {
+      requestId: message.id,
+      messageAttempt: message.attempt,
+      sentAt: message.sentAt,
+      retryInSeconds: MISSING_ROW_RETRY_SECONDS,
+    });
+    return 'deferred';
+  }
+  deps.log('warn', 'message.unknownRequest', { requestId: message.id, sentAt: message.sentAt });
+  return 'unknown-request';
 }
 
 async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => Date): Promise<WorkResult> {

@@ -336,7 +336,7 @@ describe('process faults', () => {
   }, 120_000);
 
   it('storage lost in the middle of intake (key claimed, row not written): the retry with the same key finishes it', async () => {
-    // Prepare: the request row's insert (the second entity POST of an intake: key, then row) is held.
+    // Prepare: the request row's insert (the second entity POST of an intake: key, message, then row) is held.
     let posts = 0;
     const hold = stack.storage.hold((call) => {
       if (call.service !== 'table' || call.method !== 'POST' || !/\/ChatRequests$/.test(call.path.split('?')[0]!))
@@ -367,7 +367,7 @@ describe('process faults', () => {
     expect(byExternalId.value.map((v) => v.id)).toEqual([resource.id]);
   }, 120_000);
 
-  it('the queue lost right after the row was written: accepted, and the timer sends the message', async () => {
+  it('the queue lost when intake sends (before the row): accepted, and the timer sends the message', async () => {
     const hold = stack.storage.hold(
       (call) => call.service === 'queue' && call.method === 'POST' && /\/chat-requests\/messages/.test(call.path),
     );
@@ -378,7 +378,8 @@ describe('process faults', () => {
     const body = (await answer.json()) as { id?: string; status?: number };
     if (body.id) tracked.push({ id: body.id, topic: 'chaos queue lost', scenario: 'queueLost' });
     report.set('queueLostAfterRow', { status: answer.status });
-    // Recorded but not enqueued is still accepted: the unsent marker makes the timer send it (checked below).
+    // Recorded but not enqueued is still accepted: the unsent marker, written before the row, makes the timer
+    // send it (checked below).
     expect(answer.status).toBe(202);
   }, 60_000);
 

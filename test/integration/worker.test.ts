@@ -6,7 +6,7 @@
 import { loadConfig } from '../../shared/platform/config';
 import { MAX_TRANSIENT_FAILURES } from '../../shared/core/graph-retry-policy';
 import { newRequestId } from '../../shared/core/ids';
-import { newChatRequest } from '../../shared/use-cases/intake';
+import { newChatRequest, submitRequest } from '../../shared/use-cases/intake';
 import { jsonLogger, Logger } from '../../shared/platform/log';
 import { ChatRequest, State } from '../../shared/core/model';
 import { payloadHash } from '../../shared/core/request/hash';
@@ -25,8 +25,8 @@ interface Harness {
   deps: WorkerDeps;
   submit(body: unknown): Promise<ChatRequest>;
   /** Receives the one visible message, deletes it, and returns what it carries. */
-  takeMessage(): Promise<{ id: string; attempt: number }>;
-  work(message: { id: string; attempt: number }): Promise<WorkResult>;
+  takeMessage(): Promise<{ id: string; attempt: number; sentAt?: string }>;
+  work(message: { id: string; attempt: number; sentAt?: string }): Promise<WorkResult>;
   row(id: string): Promise<ChatRequest>;
   /** Runs the request's current attempt `advanceMs` after its nextAttemptAt. */
   retry(id: string): Promise<WorkResult>;
@@ -82,7 +82,11 @@ async function harness(env: Record<string, string> = {}): Promise<Harness> {
       const item = received.receivedMessageItems[0];
       if (!item) throw new Error('no visible message');
       await svc.queueClient.deleteMessage(item.messageId, item.popReceipt);
-      return JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as { id: string; attempt: number };
+      return JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as {
+        id: string;
+        attempt: number;
+        sentAt?: string;
+      };
     },
     work: (message) => processRequestMessage(message, deps),
     async row(id) {
@@ -356,6 +360,50 @@ describe('worker answer table (Azurite + simulator)', () => {
     const row = await h.row(request.id);
     expect(row.error).toMatchObject({ code: 'temporarily_unavailable', retryable: true });
     expect(row.transientFailures).toBe(1);
+  });
+
+  it("intake's message comes before its row: sent again 5 s later, then it makes the chat", async () => {
+    // Prepare: real intake, whose row insert is held until the worker has seen the message
+    const h = await harness();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const store = Object.create(h.svc.store) as typeof h.svc.store;
+    store.create = async (request, options) => {
+      await held;
+      return h.svc.store.create(request, options);
+    };
+    const parsed = parseProvisioningRequest(group('Row after message'), new Date(h.clock.ms));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const submitted = submitRequest(parsed.value, payloadHash(parsed.value), [], {
+      store,
+      queue: h.svc.queue,
+      log: h.log,
+      now: () => new Date(h.clock.ms),
+    });
+    const since = lastSeq();
+
+    // Act 1: the message is there, the row is not
+    const first = await eventually(() => h.takeMessage().catch(() => undefined));
+    const early = await h.work(first);
+
+    // Assess 1
+    expect(first).toEqual({ id: expect.any(String), attempt: 0, sentAt: new Date(h.clock.ms).toISOString() });
+    expect(early).toBe('deferred');
+    expect(await h.queueCounts()).toEqual({ total: 1, visible: 0 });
+    expect(h.lines.some((l) => l.includes('"event":"message.rowNotYetWritten"'))).toBe(true);
+
+    // Act 2: the row lands; the message comes back
+    release();
+    const created = await submitted;
+    const again = await eventually(() => h.takeMessage().catch(() => undefined));
+    const result = await h.work(again);
+
+    // Assess 2
+    expect(created.kind).toBe('created');
+    expect(again).toEqual(first);
+    expect(result).toBe('succeeded');
+    expect(posts(since)).toHaveLength(1);
+    expect((await h.row(first.id)).chat?.id).toMatch(/^19:/);
   });
 
   it('notBefore in the future → deferred with a queue delay, no Graph call', async () => {

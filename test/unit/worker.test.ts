@@ -5,12 +5,18 @@ import type { GraphChats } from '../../shared/graph/graph-client';
 import { ChatRequest, State } from '../../shared/core/model';
 import { aimdSettings } from '../../shared/core/rate/aimd';
 import { GraphRateGate } from '../../shared/core/rate/gate';
-import { ATTEMPT_LEASE_MS, processRequestMessage, WorkerDeps } from '../../shared/use-cases/worker';
+import {
+  ATTEMPT_LEASE_MS,
+  MISSING_ROW_RETRY_SECONDS,
+  processRequestMessage,
+  WorkerDeps,
+} from '../../shared/use-cases/worker';
+import { MISSING_ROW_PATIENCE_MS } from '../../shared/core/queue/message';
 import { silentLogger } from '../../shared/platform/log';
 import { newRequestId } from '../../shared/core/ids';
 import { MemoryFleetRateStore, MemoryQueue, MemoryRequestStore } from '../support/memory-store';
 import { created, response, ScriptedGraph } from '../support/fake-graph';
-import { seedRequest } from '../support/requests';
+import { seedRequest, testRequest } from '../support/requests';
 
 const groupBody = {
   chatType: 'group',
@@ -327,10 +333,88 @@ describe('worker', () => {
   });
 
   it('drops messages that are not ours or name no request', async () => {
-    const { deps } = setup();
+    const { deps, queue } = setup();
     expect(await processRequestMessage('garbage', deps)).toBe('invalid-message');
     expect(await processRequestMessage({ id: 'x', attempt: 0 }, deps)).toBe('invalid-message');
+    expect(await processRequestMessage({ id: newRequestId(), attempt: 0, sentAt: 'yesterday' }, deps)).toBe(
+      'invalid-message',
+    );
     expect(await processRequestMessage({ id: newRequestId(), attempt: 0 }, deps)).toBe('unknown-request');
+    expect(queue.sent).toEqual([]);
+  });
+});
+
+describe('worker: a message that comes before its row (intake sends it first)', () => {
+  const ago = (now: Date, ms: number) => new Date(now.getTime() - ms).toISOString();
+
+  it('young (sentAt under 10 minutes): the same message is sent again, 5 s later', async () => {
+    // Prepare
+    const { queue, graph, deps, now } = setup();
+    const id = newRequestId(now());
+    const sentAt = ago(now(), MISSING_ROW_PATIENCE_MS - 1000);
+
+    // Act
+    const result = await processRequestMessage({ id, attempt: 0, sentAt }, deps);
+
+    // Assess
+    expect(result).toBe('deferred');
+    expect(MISSING_ROW_RETRY_SECONDS).toBe(5);
+    expect(queue.sent).toEqual([{ message: { id, attempt: 0, sentAt }, delaySeconds: 5 }]);
+    expect(graph.posts).toEqual([]);
+  });
+
+  it('old (sentAt 10 minutes ago or more), without sentAt (older messages), or sentAt far ahead: dropped', async () => {
+    // Prepare
+    const { queue, deps, now } = setup();
+    const logged: string[] = [];
+    deps.log = (level, event) => logged.push(`${level} ${event}`);
+    const id = newRequestId(now());
+
+    // Act
+    const old = await processRequestMessage({ id, attempt: 0, sentAt: ago(now(), MISSING_ROW_PATIENCE_MS) }, deps);
+    const none = await processRequestMessage({ id, attempt: 0 }, deps);
+    const ahead = await processRequestMessage({ id, attempt: 0, sentAt: ago(now(), -3 * 60_000) }, deps);
+
+    // Assess
+    expect([old, none, ahead]).toEqual(['unknown-request', 'unknown-request', 'unknown-request']);
+    expect(queue.sent).toEqual([]);
+    expect(logged).toEqual(Array(3).fill('warn message.unknownRequest'));
+  });
+
+  it('a sentAt a little ahead (another instance clock) counts as young', async () => {
+    const { queue, deps, now } = setup();
+    const sentAt = ago(now(), -60_000);
+    expect(await processRequestMessage({ id: newRequestId(now()), attempt: 0, sentAt }, deps)).toBe('deferred');
+    expect(queue.sent).toHaveLength(1);
+  });
+
+  it('once the row is written, the message sent again makes the chat', async () => {
+    // Prepare: the message is there, the row not yet
+    const { store, queue, graph, deps, advance, now } = setup();
+    const request = testRequest(groupBody, now());
+    const first = { id: request.id, attempt: 0, sentAt: now().toISOString() };
+    graph.createAnswers = [created('19:early@thread.v2')];
+
+    // Act
+    const early = await processRequestMessage(first, deps);
+    await store.create(request);
+    advance(queue.sent[0]!.delaySeconds * 1000);
+    const later = await processRequestMessage(queue.sent[0]!.message, deps);
+
+    // Assess
+    expect(early).toBe('deferred');
+    expect(later).toBe('succeeded');
+    expect(graph.posts).toEqual([request.graphBody]);
+    expect((await store.get(request.id))!.value.chat?.id).toBe('19:early@thread.v2');
+  });
+
+  it('a message deferred for a reason of its row (notBefore) keeps its sentAt', async () => {
+    const { store, queue, deps, now } = setup();
+    const notBefore = new Date(now().getTime() + 3600_000).toISOString();
+    const request = await seed(store, { ...groupBody, notBefore }, now());
+    const sentAt = now().toISOString();
+    expect(await processRequestMessage({ id: request.id, attempt: 0, sentAt }, deps)).toBe('deferred');
+    expect(queue.sent[0]!.message).toEqual({ id: request.id, attempt: 0, sentAt });
   });
 });
 

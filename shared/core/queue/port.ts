@@ -5,6 +5,13 @@
 export interface RequestMessage {
   id: string;
   attempt: number;
+  /**
+   * When intake first sent the message (ISO, UTC). Intake sends a new request's message before it inserts
+   * the row, so a worker may find no row yet: while this is under 10 minutes old it sends the message again
+   * a few seconds later instead of dropping it. Only intake's first message carries it (every other message
+   * is sent for a row that exists); a message re-sent as it is keeps it. Absent in older messages.
+   */
+  sentAt?: string;
 }
 
 export interface RequestQueue {
