@@ -34,7 +34,7 @@ export interface IdempotencyStore {
 /** The reads and writes of request rows that idempotency needs (a slice of the RequestStore port). */
 export interface RequestRows {
   get(id: string): Promise<{ value: ChatRequest } | undefined>;
-  create(request: ChatRequest, options?: { indexed?: boolean }): Promise<unknown>;
+  create(request: ChatRequest): Promise<unknown>;
 }
 
 export type IdempotencySource = 'Idempotency-Key' | 'externalId' | 'webhook-id';
@@ -84,8 +84,11 @@ export async function findByExternalId(store: IdempotencyStore, externalId: stri
 
 /** What claiming a request's keys decided. */
 export type KeyClaim =
-  /** Create the request under this id (the one proposed, or one a duplicate in flight claimed first). */
-  | { kind: 'create'; id: string }
+  /**
+   * Create the request under this id: the one proposed, or (`adopted`) one a duplicate in flight, or an
+   * intake that died, claimed first.
+   */
+  | { kind: 'create'; id: string; adopted: boolean }
   | { kind: 'replayed'; request: ChatRequest }
   | { kind: 'mismatch'; requestId: string; source: IdempotencySource };
 
@@ -114,7 +117,7 @@ export async function claimKeys(
       id = winner.requestId;
     }
   }
-  return { kind: 'create', id };
+  return { kind: 'create', id, adopted: id !== proposed };
 }
 
 /**
@@ -124,10 +127,9 @@ export async function claimKeys(
 export async function createOnce(
   request: ChatRequest,
   store: Pick<RequestRows, 'create'>,
-  indexed = false,
 ): Promise<{ kind: 'replayed'; request: ChatRequest } | undefined> {
   try {
-    await store.create(request, { indexed });
+    await store.create(request);
     return undefined;
   } catch (error) {
     if (error instanceof AlreadyExistsError && error.existing) {

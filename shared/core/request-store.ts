@@ -1,4 +1,4 @@
-import { type AlreadyExistsError, ConcurrencyConflictError } from './errors';
+import { ConcurrencyConflictError } from './errors';
 import type { IdempotencyStore } from './idempotency';
 import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
 import type { RequestQueue } from './queue/port';
@@ -73,16 +73,11 @@ export interface RequestStore extends IdempotencyStore {
   create(request: ChatRequest): Promise<Stored<ChatRequest>>;
   /**
    * `create` for many new requests, in as few writes as the layout allows (in-flight rows share one
-   * partition: entity group transactions of 100). Each result is the stored request or the
-   * AlreadyExistsError its `create` would have thrown; a storage failure throws.
+   * partition: entity group transactions of 100, each all or nothing). Each result is the stored request or
+   * the error its own `create` would have thrown (AlreadyExistsError, StorageUnavailableError, …): one
+   * request's failure is never another's.
    */
-  createMany(
-    requests: ChatRequest[],
-  ): Promise<(Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[]>;
-  /** Nothing to write ahead in this layout; kept while intake still calls it. */
-  indexNew(requests: ChatRequest[]): Promise<void>;
-  /** Drops the unsent markers of requests that were not created. */
-  forgetNew(requests: ChatRequest[]): Promise<void>;
+  createMany(requests: ChatRequest[]): Promise<(Stored<ChatRequest> | Error)[]>;
   /** Conditional replace; throws ConcurrencyConflictError carrying the current row when the ETag is stale. */
   replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>>;
   /**

@@ -258,19 +258,12 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     }
   }
 
-  async createMany(
-    requests: ChatRequest[],
-  ): Promise<(Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[]> {
-    const one = (request: ChatRequest) =>
-      this.create(request).catch((error: unknown) => {
-        if (error instanceof AlreadyExistsError) return error as AlreadyExistsError<Stored<ChatRequest> | undefined>;
-        throw error;
-      });
-    const results: (Stored<ChatRequest> | AlreadyExistsError<Stored<ChatRequest> | undefined>)[] = [];
+  async createMany(requests: ChatRequest[]): Promise<(Stored<ChatRequest> | Error)[]> {
+    const one = (request: ChatRequest) => this.create(request).catch(asError);
     const groups: ChatRequest[][] = [];
     for (let i = 0; i < requests.length; i += 100) groups.push(requests.slice(i, i + 100));
     const written = await Promise.all(
-      groups.map(async (group) => {
+      groups.map(async (group): Promise<(Stored<ChatRequest> | Error)[]> => {
         const place = placeOf(group[0]!.state);
         if (group.length === 1 || group.some((r) => placeOf(r.state) !== place)) return Promise.all(group.map(one));
         try {
@@ -285,19 +278,13 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
         } catch (error) {
           // One row exists already (a replayed id) and fails the whole transaction: each on its own, then.
           if (isConflict(error)) return Promise.all(group.map(one));
-          return asStorageError(error, 'create requests');
+          // A transaction is all or nothing: none of this group was written.
+          const failure = asError(() => asStorageError(error, 'create requests'));
+          return group.map(() => failure);
         }
       }),
     );
-    for (const group of written) results.push(...group);
-    return results;
-  }
-
-  /** Nothing to write ahead: a request row is its own index entry. */
-  async indexNew(): Promise<void> {}
-
-  async forgetNew(requests: ChatRequest[]): Promise<void> {
-    await Promise.all(requests.map((r) => this.deleteMarker('unsent', r.id)));
+    return written.flat();
   }
 
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
@@ -552,6 +539,18 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
       asStorageError(error, 'delete marker');
     }
   }
+}
+
+/** What a failed call threw (or what `fail` throws), as a value. */
+function asError(failure: unknown): Error {
+  if (typeof failure === 'function') {
+    try {
+      (failure as () => never)();
+    } catch (error) {
+      return asError(error);
+    }
+  }
+  return failure instanceof Error ? failure : new Error(String(failure));
 }
 
 /** True when a copy last written at `writtenAt` is older than any move still in flight can be. */

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { StorageUnavailableError } from '../core/errors';
+import { AlreadyExistsError, StorageUnavailableError } from '../core/errors';
 import {
   claimKeys,
   createOnce,
@@ -122,13 +122,25 @@ export async function submitRequest(
   const claim = await claimKeys(keys, hash, deps.store, newRequestId(now));
   if (claim.kind !== 'create') return claim;
   const request = newChatRequest(parsed, hash, claim.id, now);
-  // 2. The message, before the row: a worker that gets it first sends it again until the row is there.
-  const sent = await sendFirst(request, deps);
-  // The queue is down: the marker makes the timer send the message once the row exists.
-  if (!sent) await deps.store.markUnsent([request.id], now);
-  // 3. The row, one insert: the request exists from here, whole.
-  const lost = await createOnce(request, deps.store);
-  if (lost) return lost;
+  let sent: boolean;
+  if (!claim.adopted) {
+    // 2. The message, before the row: a worker that gets it first sends it again until the row is there.
+    sent = await sendFirst(request, deps);
+    // The queue is down: the marker makes the timer send the message once the row exists.
+    if (!sent) await deps.store.markUnsent([request.id], now);
+    // 3. The row, one insert: the request exists from here, whole.
+    const lost = await createOnce(request, deps.store);
+    if (lost) return lost;
+  } else {
+    // The keys name an id whose row is not there: its first intake is still writing it (and has sent its
+    // message) or died. Of the duplicates only the one whose row lands sends, after it; the marker first
+    // covers a send that fails or a process that dies in between.
+    await deps.store.markUnsent([request.id], now);
+    const lost = await createOnce(request, deps.store);
+    if (lost) return lost;
+    sent = await sendFirst(request, deps);
+    if (sent) await deps.store.clearUnsent(request.id).catch(() => undefined);
+  }
   recordAccepted(1);
   deps.log('info', 'request.accepted', {
     requestId: request.id,
@@ -219,7 +231,7 @@ export async function submitBatch(
 
   const results = new Map<number, BatchItemResult>();
   // As for one request: keys, then messages, then rows.
-  const toCreate: { item: BatchItem; request: ChatRequest }[] = [];
+  const toCreate: { item: BatchItem; request: ChatRequest; adopted: boolean }[] = [];
   await Promise.all(
     leaders.map((item) =>
       limit(async () => {
@@ -227,7 +239,11 @@ export async function submitBatch(
           const claim = await claimKeys(item.keys, item.hash, deps.store, newRequestId(now));
           if (claim.kind === 'mismatch') return mismatchError(item.index, claim);
           if (claim.kind === 'replayed') return { index: item.index, status: 'replayed', id: claim.request.id };
-          toCreate.push({ item, request: newChatRequest(item.parsed, item.hash, claim.id, now) });
+          toCreate.push({
+            item,
+            request: newChatRequest(item.parsed, item.hash, claim.id, now),
+            adopted: claim.adopted,
+          });
           return undefined;
         });
         if (result) results.set(item.index, result);
@@ -243,26 +259,39 @@ export async function submitBatch(
   const outage: QueueOutage = { down: false };
   const sent = new Set<ChatRequest>();
   await Promise.all(
-    claimed.map(({ request }) =>
-      limit(async () => {
-        if (await sendFirst(request, deps, outage)) sent.add(request);
-      }),
-    ),
+    claimed
+      .filter(({ adopted }) => !adopted)
+      .map(({ request }) =>
+        limit(async () => {
+          if (await sendFirst(request, deps, outage)) sent.add(request);
+        }),
+      ),
   );
-  // The queue failed: one marker write (entity group transactions) for the rest, before their rows.
+  // One marker write (entity group transactions), before the rows, for the items whose message is not sent:
+  // the queue failed, or the id was adopted (as for one request, those send after their row lands).
   const unsent = claimed.filter(({ request }) => !sent.has(request)).map(({ request }) => request.id);
   if (unsent.length > 0) await guarded(-1, async () => void (await deps.store.markUnsent(unsent, now)));
 
+  // The rows, 100 to a write where the store can (they share one partition).
+  const rows = storageDown ? [] : await deps.store.createMany(claimed.map(({ request }) => request));
   await Promise.all(
-    claimed.map(({ item, request }) =>
+    claimed.map(({ item, request, adopted }, i) =>
       limit(async () => {
-        const result = await guarded(item.index, async () => {
-          const lost = await createOnce(request, deps.store);
-          return lost ? { index: item.index, status: 'replayed', id: request.id } : undefined;
-        });
-        if (result) {
-          results.set(item.index, result);
+        // Each row's own outcome: rows that were written are accepted even when others' writes failed.
+        const row = rows[i];
+        if (row instanceof AlreadyExistsError && row.existing) {
+          results.set(item.index, { index: item.index, status: 'replayed', id: request.id });
           return;
+        }
+        if (row === undefined || row instanceof StorageUnavailableError) {
+          storageDown = true;
+          results.set(item.index, storageRejection(item.index));
+          return;
+        }
+        if (row instanceof Error) throw row;
+        if (adopted && (await sendFirst(request, deps, outage))) {
+          sent.add(request);
+          await deps.store.clearUnsent(request.id).catch(() => undefined);
         }
         results.set(item.index, { index: item.index, status: 'accepted', id: request.id });
         recordAccepted(1);

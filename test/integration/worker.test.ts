@@ -368,9 +368,9 @@ describe('worker answer table (Azurite + simulator)', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const store = Object.create(h.svc.store) as typeof h.svc.store;
-    store.create = async (request, options) => {
+    store.create = async (request) => {
       await held;
-      return h.svc.store.create(request, options);
+      return h.svc.store.create(request);
     };
     const parsed = parseProvisioningRequest(group('Row after message'), new Date(h.clock.ms));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));

@@ -40,22 +40,8 @@ export class MemoryRequestStore implements RequestStore {
     return { value: this.clone(request), etag: stored.etag };
   }
 
-  async createMany(requests: ChatRequest[]) {
-    return Promise.all(
-      requests.map((r) =>
-        this.create(r).catch((e: unknown) => {
-          if (e instanceof AlreadyExistsError) return e as AlreadyExistsError<Stored<ChatRequest> | undefined>;
-          throw e;
-        }),
-      ),
-    );
-  }
-
-  /** The memory store derives its listings from the rows: there are no index entries to write. */
-  async indexNew(): Promise<void> {}
-
-  async forgetNew(requests: ChatRequest[]): Promise<void> {
-    for (const request of requests) if (!this.rows.has(request.id)) this.unsent.delete(request.id);
+  async createMany(requests: ChatRequest[]): Promise<(Stored<ChatRequest> | Error)[]> {
+    return Promise.all(requests.map((r) => this.create(r).catch((e: unknown) => e as Error)));
   }
 
   async replace(current: Stored<ChatRequest>, next: ChatRequest): Promise<Stored<ChatRequest>> {
