@@ -1,6 +1,5 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TableClient } from '@azure/data-tables';
 import { runTimerWork } from '../../functions/handlers/poller';
 import { loadConfig } from '../../shared/platform/config';
 import { jsonLogger } from '../../shared/platform/log';
@@ -9,6 +8,7 @@ import { APP_ID } from '../support/chaos-load';
 import { ChaosReport, LONG } from '../support/chaos-report';
 import { ChaosStack, sleep, startChaosStack, waitFor } from '../support/chaos-stack';
 import { StorageCall, tableWrite } from '../support/chaos-storage';
+import { StoredRows } from '../support/stored-rows';
 
 /**
  * Process faults: the host is a child process killed with SIGKILL at each step around the table writes,
@@ -86,19 +86,9 @@ interface Row {
   error?: { code: string; message: string };
 }
 
-/** The request row read straight from Azurite (works while the host is dead). */
+/** The request row read straight from Azurite (works while the host is dead): its newest stored copy. */
 async function readRow(id: string): Promise<Row | undefined> {
-  const table = TableClient.fromConnectionString(stack.storage.direct.connectionString, 'ChatRequests', {
-    allowInsecureConnection: true,
-  });
-  try {
-    const entity = await table.getEntity<Record<string, unknown>>(id, 'request');
-    let json = '';
-    for (let i = 0; i < Number(entity.chunks ?? 0); i += 1) json += String(entity[`doc${i}`] ?? '');
-    return JSON.parse(json) as Row;
-  } catch {
-    return undefined;
-  }
+  return (await new StoredRows(stack.storage.direct.connectionString).read(id))?.request as Row | undefined;
 }
 
 const isFinal = (row: Row | undefined): boolean => row?.state === 'succeeded' || row?.state === 'failed';
@@ -133,12 +123,23 @@ interface KillStep {
 
 const chatMade = (topic: string) => (): boolean => chatsOf(topic).length > 0;
 
+/** An insert into the requests table (the history), the n-th one seen after the chat was made. */
+function nthHistoryInsertAfter(made: () => boolean, n: number): (call: StorageCall) => boolean {
+  let seen = 0;
+  return (call) =>
+    call.service === 'table' &&
+    call.method === 'POST' &&
+    /\/ChatRequests(\?.*)?$/.test(call.path) &&
+    made() &&
+    ++seen === n;
+}
+
 const KILL_STEPS: KillStep[] = [
   {
     name: 'message received, before the queued→creating write',
     leaves: 'queued',
     arm: () => {
-      const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'state-creating'));
+      const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'active'));
       return { reached: hold.reached, cleanup: hold.release };
     },
   },
@@ -176,29 +177,29 @@ const KILL_STEPS: KillStep[] = [
     },
   },
   {
-    name: 'Graph answered 201, nothing written yet',
+    name: 'Graph answered 201, its chat owner written, the deciding write not',
     leaves: 'creating',
     arm: (topic) => {
       const made = chatMade(topic);
-      const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'state-succeeded') && made());
+      const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'active') && made());
       return { reached: hold.reached, cleanup: hold.release };
     },
   },
   {
-    name: 'succeeded index written, the row not',
-    leaves: 'creating',
+    name: 'the deciding write made (succeeded, in flight partition), the history copy not',
+    leaves: 'succeeded',
     arm: (topic) => {
-      const made = chatMade(topic);
-      const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', undefined, 'request') && made());
+      // The first insert into the history after the chat is its owner row; the second, the final copy.
+      const hold = stack.storage.hold(nthHistoryInsertAfter(chatMade(topic), 2));
       return { reached: hold.reached, cleanup: hold.release };
     },
   },
   {
-    name: 'row written succeeded, the old index entry not removed',
+    name: 'the history copy written, the in-flight copy not deleted',
     leaves: 'succeeded',
     arm: (topic) => {
       const made = chatMade(topic);
-      const hold = stack.storage.hold((call) => tableWrite(call, 'DELETE', 'state-creating') && made());
+      const hold = stack.storage.hold((call) => tableWrite(call, 'DELETE', 'active') && made());
       return { reached: hold.reached, cleanup: hold.release };
     },
   },
@@ -336,14 +337,11 @@ describe('process faults', () => {
   }, 120_000);
 
   it('storage lost in the middle of intake (key claimed, row not written): the retry with the same key finishes it', async () => {
-    // Prepare: the request row's insert (the second entity POST of an intake: key, message, then row) is held.
-    let posts = 0;
-    const hold = stack.storage.hold((call) => {
-      if (call.service !== 'table' || call.method !== 'POST' || !/\/ChatRequests$/.test(call.path.split('?')[0]!))
-        return false;
-      posts += 1;
-      return posts === 2;
-    });
+    // Prepare: the request row's insert (intake: key, message, then the row, into the work table) is held.
+    const hold = stack.storage.hold(
+      (call) =>
+        call.service === 'table' && call.method === 'POST' && /\/ChatRequestsWork$/.test(call.path.split('?')[0]!),
+    );
     const body = groupBody('chaos intake half', { externalId: 'intake-half' });
 
     // Act: storage goes away while the row insert is held.

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { TableClient, odata } from '@azure/data-tables';
 import { eventually, startStack, Stack } from '../support/stack';
+import { StoredRows } from '../support/stored-rows';
 
 const FIXTURES = [1, 2, 3, 4, 5, 6, 7].map((n) => `003-example-${n}`).concat([1, 2, 3].map((n) => `002-example-${n}`));
 const fixture = (name: string): Record<string, unknown> =>
@@ -43,12 +43,8 @@ function compact(topic: string, extra: Record<string, unknown> = {}): Record<str
 
 describe('intake through HTTP, with the pipeline running', () => {
   let stack: Stack;
-  let table: TableClient;
   beforeAll(async () => {
     stack = await startStack();
-    table = TableClient.fromConnectionString(stack.azurite.connectionString, 'ChatRequests', {
-      allowInsecureConnection: true,
-    });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -71,12 +67,8 @@ describe('intake through HTTP, with the pipeline running', () => {
 
   /** Request rows whose stored document mentions `text` (the table is small in a test). */
   async function rowsMentioning(text: string): Promise<string[]> {
-    const ids: string[] = [];
-    const rows = table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq 'request'` } });
-    for await (const row of rows) {
-      if (String(row.doc0 ?? '').includes(text)) ids.push(String(row.partitionKey));
-    }
-    return ids;
+    const rows = await new StoredRows(stack.azurite.connectionString).all();
+    return rows.filter((row) => JSON.stringify(row.request).includes(text)).map((row) => row.id);
   }
 
   const chatsTitled = (topic: string) => stack.sim.control.chats().chats.filter((c) => c.topic === topic);
