@@ -108,11 +108,15 @@ function countedQuery<T>(meter: StorageMeter, inner: PagedIterator<T>): PagedIte
         let step: IteratorResult<T[]>;
         try {
           step = await source.next();
-        } finally {
+        } catch (error) {
           meter.record('table.listEntities(page)', performance.now() - started);
+          throw error;
+        } finally {
           meter.finished();
         }
+        // The step after the last page (no continuation token) ends the iteration without a request.
         if (!step.done) {
+          meter.record('table.listEntities(page)', performance.now() - started);
           meter.entitiesRead += step.value.length;
           meter.queryRows += step.value.length;
         }
