@@ -32,7 +32,7 @@ import { compactRequest } from './workload';
  *   `processRequestMessage`. The rate gate's calls (the fleet row about once a second per busy instance,
  *   a heartbeat every 5 s) are shared by every request of an instance and counted apart;
  * - poller: for a `202` chat, each timer tick until the request is final, minus an empty tick's calls
- *   (the tick's four listing queries are paid once per tick, whatever it finds).
+ *   (the tick's five listing queries are paid once per tick, whatever it finds).
  */
 
 export interface StageCounts {
