@@ -64,7 +64,7 @@ export function waitingFor(
     message:
       `Due since ${iso(dueSince)} and not taken yet: the queue is long (see queueDepth in /api/health), ` +
       `or a host that received its message stopped, and the queue hands it out again when that host's ` +
-      `${QUEUE_LEASE_MS / 60_000}-minute lease runs out.`,
+      `lease on it runs out (${QUEUE_LEASE_MS / 60_000} minutes in Azure; LOCAL_QUEUE_LEASE_SECONDS under the local host).`,
   };
 }
 
