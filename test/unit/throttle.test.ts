@@ -75,3 +75,118 @@ describe('GraphRateGate', () => {
     expect((await gate.acquire(0)).ok).toBe(true);
   });
 });
+
+describe('GraphRateGate: what the fleet accepted, from every instance', () => {
+  const STEP_MS = 125; // 8 calls a second
+
+  /** `busy` instances each get a call accepted every 125 ms for `ms`; every call goes through acquire. */
+  async function work(busy: GraphRateGate[], ms: number, advance: (ms: number) => void): Promise<void> {
+    for (let t = 0; t < ms; t += STEP_MS) {
+      for (const gate of busy) {
+        expect((await gate.acquire(0)).ok).toBe(true);
+        gate.recordAccepted();
+      }
+      advance(STEP_MS);
+    }
+  }
+
+  it('an instance that had little work: its 429 cuts to what the fleet was getting accepted, not its own share × instances', async () => {
+    // Prepare: three instances, rate 30 (10/s each); a and b busy at 8/s for 3 s, c with 4 calls in the last 2 s.
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => new GraphRateGate(aimdSettings(30), store, id, () => now));
+    for (const gate of [a!, b!, c!]) await gate.acquire(0);
+    now += STEP_MS;
+    await work([a!, b!], 1_500, (ms) => (now += ms));
+    for (let i = 0; i < 4; i += 1) {
+      await work([a!, b!], 250, (ms) => (now += ms));
+      expect((await c!.acquire(0)).ok).toBe(true);
+      c!.recordAccepted();
+    }
+
+    // Act: c gets a 429.
+    await c!.recordThrottle(1_000);
+
+    // Assess: about 16 + 16 + 4 calls in the last 2 s → ~18/s → cut to ~17. The old estimate (c's own 2/s
+    // × 3 instances = 6/s) cut to 5.7.
+    expect(c!.fleetRate).toBeGreaterThan(0.95 * 16);
+    expect(c!.fleetRate).toBeLessThanOrEqual(0.95 * 20);
+    expect((await store.read())!.state.rate).toBe(c!.fleetRate);
+  });
+
+  it('at start-up (the others have not reported a call yet): never deeper than the plain cut', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => new GraphRateGate(aimdSettings(100), store, id, () => now));
+    for (const gate of [a!, b!, c!]) await gate.acquire(0);
+    // a got 6 calls through in its first 300 ms, then a 429; b and c reported at their first slot, before any
+    // call of theirs: their share of what Graph accepted is unknown.
+    for (let i = 0; i < 6; i += 1) a!.recordAccepted();
+    now += 300;
+
+    await a!.recordThrottle(1_000);
+
+    // The old estimate, a's 6 calls over the 2 s window × 3 instances = 9/s, cut 100 → 8.55 on a sample of
+    // 100 ms of Graph's burst; a's own rate over the time it has been busy (6 calls / 0.5 s = 12/s) is only a
+    // lower bound of the fleet's: the plain cut.
+    expect(a!.fleetRate).toBeCloseTo(70);
+  });
+
+  it('a second later, with every instance reporting, an instance that began late counts at its busy rate', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const [a, b] = ['a', 'b'].map((id) => new GraphRateGate(aimdSettings(100), store, id, () => now));
+    await a!.acquire(0);
+    now += STEP_MS;
+    await work([a!], 1_500, (ms) => (now += ms));
+    // b starts: 8 calls in its first second, reported at its syncs.
+    await work([a!, b!], 1_000, (ms) => (now += ms));
+
+    await b!.recordThrottle(1_000);
+
+    // a: 8/s; b: 8 calls over 1 s = 8/s (over the whole 2 s window it would read 4/s) → 16/s → ~15.
+    expect(b!.fleetRate).toBeGreaterThan(0.95 * 15);
+    expect(b!.fleetRate).toBeLessThan(0.95 * 18);
+  });
+
+  it('once every busy instance has reported for the whole window, the same fleet cuts deep (far above the ceiling)', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const [a, b] = ['a', 'b'].map((id) => new GraphRateGate(aimdSettings(100), store, id, () => now));
+    await work([a!, b!], 3_000, (ms) => (now += ms));
+
+    await a!.recordThrottle(1_000);
+
+    // 8/s each over the last 2 s: the fleet got ~16/s accepted while its rate was 100 → ~15.
+    expect(a!.fleetRate).toBeGreaterThan(0.95 * 15);
+    expect(a!.fleetRate).toBeLessThan(0.95 * 18);
+  });
+
+  it('an instance reports its accepted rate with every sync while calls are accepted, else every 5 s', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const gate = new GraphRateGate(aimdSettings(100), store, 'solo', () => now);
+    await work([gate], 2_000, (ms) => (now += ms));
+    await gate.acquire(0);
+    const busy = store.instances.get('solo')!;
+    expect(now - busy.seenAt).toBeLessThanOrEqual(1_000);
+    expect(busy.acceptedRate).toBeGreaterThanOrEqual(7);
+    expect(busy.busySince).toBe(1_000_000);
+
+    // Slots wanted, none accepted since the last report (refused, or the calls failed): no report for 5 s.
+    now += 1_500;
+    await gate.acquire(0);
+    now += 1_500;
+    await gate.acquire(0);
+    const quiet = store.instances.get('solo')!;
+    now += 1_500;
+    await gate.acquire(0);
+    expect(store.instances.get('solo')!.seenAt).toBe(quiet.seenAt);
+    now += 2_000;
+    await gate.acquire(0);
+    const later = store.instances.get('solo')!;
+    expect(later.seenAt).toBe(now);
+    expect(later.acceptedRate).toBe(0);
+    expect(later.busySince).toBe(1_000_000);
+  });
+});

@@ -49,21 +49,31 @@ export function initialFleetRate(settings: AimdSettings, now: number): FleetRate
   return { rate: settings.maxRate, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: now };
 }
 
-/** A 429: cut the rate (to no less than `acceptedRate` × 0.95 when known) and pause everyone. */
+/**
+ * A 429: cut the rate (to no less than `acceptedRate` × 0.95 when known) and pause everyone. `complete`
+ * false: `acceptedRate` counts only part of the fleet (another instance's report is missing or too young to
+ * cover the window), so it is a lower bound of what Graph accepted: it may soften the cut, never deepen it
+ * below the plain multiplicative cut.
+ */
 export function onThrottle(
   state: FleetRate,
   settings: AimdSettings,
   now: number,
   retryAfterMs: number,
   acceptedRate?: number,
+  complete = true,
 ): FleetRate {
   const pausedUntil = Math.max(state.pausedUntil, now + retryAfterMs);
   if (now - state.lastDecreaseAt < settings.decreaseHoldMs) return { ...state, pausedUntil };
   // What Graph accepted just before the 429 is the best estimate of its ceiling: cut to just under it, down
   // from far above and no lower from near it (a blind 30% cut there loses throughput for every cycle after).
   // Without a useful sample (a handful of calls), the plain multiplicative cut.
-  const informed = acceptedRate !== undefined && acceptedRate > 0;
-  let rate = informed ? Math.min(state.rate, acceptedRate * 0.95) : state.rate * settings.decrease;
+  const plain = state.rate * settings.decrease;
+  let rate = plain;
+  if (acceptedRate !== undefined && acceptedRate > 0) {
+    const informed = acceptedRate * 0.95;
+    rate = Math.min(state.rate, complete ? informed : Math.max(informed, plain));
+  }
   rate = Math.max(settings.minRate, rate);
   return { rate, pausedUntil, lastDecreaseAt: now, lastIncreaseAt: now };
 }
