@@ -64,6 +64,26 @@ describe('GraphRateGate', () => {
     expect(busy.fleetRate).toBeCloseTo(0.95 * 4);
   });
 
+  it('429s of one overload (the calls in flight) make one cut and one write of the shared row', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const gate = new GraphRateGate(aimdSettings(20), store, 'solo', () => now);
+    for (let i = 0; i < 8; i += 1) {
+      gate.recordAccepted();
+      now += 200;
+    }
+    await Promise.all([1, 2, 3, 4, 5].map(() => gate.recordThrottle(1_000)));
+    now += 20;
+    await gate.recordThrottle(1_000);
+    expect(store.version).toBe(1);
+    expect(store.state!.rate).toBeCloseTo(0.95 * 4);
+    // A later Retry-After that extends the pause is shared.
+    now += 10;
+    await gate.recordThrottle(3_000);
+    expect(store.version).toBe(2);
+    expect(store.state!.pausedUntil).toBe(now + 3_000);
+  });
+
   it('spaces calls at the local share of the rate', async () => {
     let now = 0;
     const gate = new GraphRateGate(aimdSettings(2), new MemoryFleetRateStore(), 'solo', () => now);
@@ -114,21 +134,34 @@ describe('GraphRateGate: what the fleet accepted, from every instance', () => {
     expect((await store.read())!.state.rate).toBe(c!.fleetRate);
   });
 
-  it('at start-up (the others have not reported a call yet): never deeper than the plain cut', async () => {
+  it('at start-up (the others have not reported a call yet): taken to run as this one, given enough calls', async () => {
     let now = 1_000_000;
     const store = new MemoryFleetRateStore();
     const [a, b, c] = ['a', 'b', 'c'].map((id) => new GraphRateGate(aimdSettings(100), store, id, () => now));
     for (const gate of [a!, b!, c!]) await gate.acquire(0);
-    // a got 6 calls through in its first 300 ms, then a 429; b and c reported at their first slot, before any
-    // call of theirs: their share of what Graph accepted is unknown.
+    // a got 12 calls through in its first 300 ms, then a 429; b and c reported at their first slot, before any
+    // call of theirs: their share of what Graph accepted is not known yet.
+    for (let i = 0; i < 12; i += 1) a!.recordAccepted();
+    now += 300;
+
+    await a!.recordThrottle(1_000);
+
+    // a: 12 calls over 0.5 s (the shortest span read) = 24/s, b and c taken as the same → 72/s → 68.4. Over
+    // the whole 2 s window × 3 instances (the old estimate) it read 18/s and cut to 17.1 on 300 ms of burst.
+    expect(a!.fleetRate).toBeCloseTo(0.95 * 72);
+  });
+
+  it('at start-up with only a few calls of its own to go by: never deeper than the plain cut', async () => {
+    let now = 1_000_000;
+    const store = new MemoryFleetRateStore();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => new GraphRateGate(aimdSettings(100), store, id, () => now));
+    for (const gate of [a!, b!, c!]) await gate.acquire(0);
     for (let i = 0; i < 6; i += 1) a!.recordAccepted();
     now += 300;
 
     await a!.recordThrottle(1_000);
 
-    // The old estimate, a's 6 calls over the 2 s window × 3 instances = 9/s, cut 100 → 8.55 on a sample of
-    // 100 ms of Graph's burst; a's own rate over the time it has been busy (6 calls / 0.5 s = 12/s) is only a
-    // lower bound of the fleet's: the plain cut.
+    // The old estimate: 3/s × 3 = 9/s → 8.55 on 6 calls. Now 12/s is only a lower bound: the plain cut.
     expect(a!.fleetRate).toBeCloseTo(70);
   });
 

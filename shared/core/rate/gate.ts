@@ -17,6 +17,10 @@ const MIN_ACCEPTED_SAMPLE = 4;
 const FRESH_REPORT_MS = 3 * SYNC_INTERVAL_MS;
 /** The shortest time an accepted count is read over: a few calls in a few milliseconds are not a rate. */
 const MIN_SPAN_MS = 500;
+/** A 429 echo whose pause ends no later than this after the one already shared is not written again. */
+const ECHO_PAUSE_SLACK_MS = 250;
+/** This instance's accepted calls needed to stand in for an instance whose report came before its first call. */
+const MIN_PROXY_SAMPLE = 10;
 
 /** What the fleet's heartbeats say Graph accepted before a 429. */
 interface FleetSample {
@@ -48,6 +52,8 @@ export class GraphRateGate {
   /** Since when this instance has wanted slots without a gap longer than the window; when it last did. */
   private busySince: number | undefined;
   private lastDemandAt = Number.NEGATIVE_INFINITY;
+  /** The latest pause this instance has written to the shared row. */
+  private sharedPause = 0;
 
   constructor(
     private readonly settings: AimdSettings,
@@ -117,17 +123,23 @@ export class GraphRateGate {
         }));
     const cut = (state: FleetRate) =>
       onThrottle(state, this.settings, now, retryAfterMs, sample?.acceptedRate, sample?.complete);
+    // Every call in flight when Graph's budget ran out comes back 429 within milliseconds: once this
+    // instance has shared the cut and about this pause, the echoes change nothing worth a conditional write.
+    const echoed = now - this.state.lastDecreaseAt < this.settings.decreaseHoldMs;
     this.state = cut(this.state);
     this.tokens = 0;
+    if (echoed && this.state.pausedUntil <= this.sharedPause + ECHO_PAUSE_SLACK_MS) return;
+    this.sharedPause = Math.max(this.sharedPause, this.state.pausedUntil);
     await this.publish(cut);
   }
 
   /**
    * The fleet's accepted calls per second over the window before `now`: this instance's own count plus
    * every other live instance's last report. Busy instances report about once a second, so the others'
-   * figures are at most a second or two old. A lower bound that may only soften the cut (never below the
-   * plain cut) while another instance's report is younger than `MIN_SPAN_MS` of its work (at start-up), and
-   * when the reports cannot be read (then this instance's rate × live instances).
+   * figures are at most a second or two old. An instance whose report is younger than `MIN_SPAN_MS` of its
+   * work (at start-up) is taken to run at this instance's rate if this instance has `MIN_PROXY_SAMPLE` calls
+   * to go by; else the sample is a lower bound that may only soften the cut (never below the plain cut), as
+   * it is when the reports cannot be read (then this instance's rate × live instances).
    */
   private async fleetSample(now: number): Promise<FleetSample | undefined> {
     const own = this.ownRate(now);
@@ -144,19 +156,21 @@ export class GraphRateGate {
       return { acceptedRate: own.rate * this.instances, complete: false };
     }
     let others = 0;
-    let complete = true;
+    let young = 0;
     for (const report of reports) {
       // Not wanting slots, or silent for seconds: an instance that gets calls accepted reports every second.
       if (report.instanceId === this.instanceId || report.busySince === undefined) continue;
       if (now - report.seenAt > FRESH_REPORT_MS) continue;
-      others += report.acceptedRate;
       // A report made as its instance began (at start-up every instance reports before its first call) says
-      // nothing of its rate since: the sample is then a lower bound.
-      if (report.seenAt - report.busySince < MIN_SPAN_MS) complete = false;
+      // nothing of its rate since: taken to be this instance's, when this instance's own sample is enough.
+      if (report.seenAt - report.busySince < MIN_SPAN_MS) {
+        young += 1;
+        others += Math.max(report.acceptedRate, own.calls >= MIN_PROXY_SAMPLE ? own.rate : 0);
+      } else others += report.acceptedRate;
     }
     // A handful of calls says what demand was, not where Graph's ceiling is: then only the plain cut.
     if (own.calls + others * (ACCEPTED_WINDOW_MS / 1000) < MIN_ACCEPTED_SAMPLE) return undefined;
-    return { acceptedRate: own.rate + others, complete };
+    return { acceptedRate: own.rate + others, complete: young === 0 || own.calls >= MIN_PROXY_SAMPLE };
   }
 
   /**
