@@ -19,6 +19,18 @@ describe('AIMD', () => {
     expect(near.rate).toBeCloseTo(18.525);
   });
 
+  it('within the hold, only a full sample far below the rate still cuts (the echoed cut was blind)', () => {
+    const blind = onThrottle(initialFleetRate(settings, 0), settings, 10_000, 1000);
+    expect(blind.rate).toBeCloseTo(70);
+    // 200 ms later another instance's 429 with a full sample of 20/s: 19 < 70 × 0.5, so it cuts, hold kept.
+    const informed = onThrottle(blind, settings, 10_200, 1000, 20);
+    expect(informed.rate).toBeCloseTo(19);
+    expect(informed.lastDecreaseAt).toBe(10_000);
+    // A sample near the rate, or a partial one, is an echo as before.
+    expect(onThrottle(blind, settings, 10_200, 1000, 60).rate).toBeCloseTo(70);
+    expect(onThrottle(blind, settings, 10_200, 1000, 20, false).rate).toBeCloseTo(70);
+  });
+
   it('regains slowly, by the learned rate and not the configured maximum, up to the maximum', () => {
     const low: FleetRate = { rate: 10, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: 0 };
     expect(regain(low, settings, 500).rate).toBe(10);
