@@ -1,7 +1,12 @@
 import { TableClient } from '@azure/data-tables';
 import { asStorageError, isConflict, isNotFound, isPreconditionFailed } from '../core/errors';
 import type { FleetRate } from '../core/rate/aimd';
-import { FORGET_INSTANCE_MS, type FleetRateStore, HEARTBEAT_INTERVAL_MS } from '../core/rate/fleet-rate-store';
+import {
+  FORGET_INSTANCE_MS,
+  type FleetRateStore,
+  type InstanceReport,
+  LIVE_INSTANCE_MS,
+} from '../core/rate/fleet-rate-store';
 
 /** The fleet row and instance heartbeats, in the requests table. */
 export class TableFleetRateStore implements FleetRateStore {
@@ -37,24 +42,50 @@ export class TableFleetRateStore implements FleetRateStore {
     }
   }
 
-  async heartbeat(instanceId: string, now: number): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: 'throttle-instances', rowKey: instanceId, seenAt: now }, 'Replace');
+  async heartbeat(report: InstanceReport): Promise<void> {
+    const { instanceId, seenAt, acceptedRate, busySince } = report;
+    await this.table.upsertEntity(
+      {
+        partitionKey: 'throttle-instances',
+        rowKey: instanceId,
+        seenAt,
+        acceptedRate,
+        ...(busySince === undefined ? {} : { busySince }),
+      },
+      'Replace',
+    );
   }
 
-  async liveInstances(now: number): Promise<number> {
-    let count = 0;
-    const since = now - 3 * HEARTBEAT_INTERVAL_MS;
+  async liveInstances(now: number): Promise<InstanceReport[]> {
+    const live: InstanceReport[] = [];
+    const since = now - LIVE_INSTANCE_MS;
     const gone: string[] = [];
-    for await (const entity of this.table.listEntities<{ seenAt: number }>({
-      queryOptions: { filter: `PartitionKey eq 'throttle-instances'`, select: ['RowKey', 'seenAt'] },
+    for await (const entity of this.table.listEntities<Record<string, unknown>>({
+      queryOptions: {
+        filter: `PartitionKey eq 'throttle-instances'`,
+        select: ['RowKey', 'seenAt', 'acceptedRate', 'busySince'],
+      },
     })) {
-      if (entity.seenAt >= since) count += 1;
-      else if (entity.seenAt < now - FORGET_INSTANCE_MS && entity.rowKey) gone.push(entity.rowKey);
+      const seenAt = Number(entity.seenAt);
+      if (seenAt >= since && entity.rowKey) live.push(reportOf(entity.rowKey, seenAt, entity));
+      else if (!(seenAt >= now - FORGET_INSTANCE_MS) && entity.rowKey) gone.push(entity.rowKey);
     }
     // Instances that scaled in long ago leave their row behind: clear a few per count so the partition stays small.
     await Promise.all(
       gone.slice(0, 20).map((rowKey) => this.table.deleteEntity('throttle-instances', rowKey).catch(() => undefined)),
     );
-    return count;
+    return live;
   }
+}
+
+/** A row written before reports carried a rate (or by hand) reads as an idle instance that accepted nothing. */
+function reportOf(instanceId: string, seenAt: number, entity: Record<string, unknown>): InstanceReport {
+  const acceptedRate = Number(entity.acceptedRate);
+  const busySince = entity.busySince === undefined || entity.busySince === null ? Number.NaN : Number(entity.busySince);
+  return {
+    instanceId,
+    seenAt,
+    acceptedRate: Number.isFinite(acceptedRate) && acceptedRate > 0 ? acceptedRate : 0,
+    ...(Number.isFinite(busySince) ? { busySince } : {}),
+  };
 }

@@ -148,3 +148,34 @@ describe('the shared pause', () => {
     expect(row.rate).toBeGreaterThanOrEqual(20 * 0.7 - 1e-9);
   });
 });
+
+describe('the instances’ heartbeats (TableFleetRateStore on Azurite)', () => {
+  it('keeps each report in its throttle-instances row, reads back the live ones, forgets the long gone', async () => {
+    // Prepare: reports of a busy, an idle, a silent and a long-gone instance, and a row of the earlier layout.
+    const [a] = await twoInstances();
+    const store = new TableFleetRateStore(a.workTable);
+    const now = Date.now();
+    await store.heartbeat({ instanceId: 'busy', seenAt: now, acceptedRate: 9.5, busySince: now - 3_000 });
+    await store.heartbeat({ instanceId: 'idle', seenAt: now - 1_000, acceptedRate: 7, busySince: now - 9_000 });
+    await store.heartbeat({ instanceId: 'idle', seenAt: now - 1_000, acceptedRate: 0 });
+    await store.heartbeat({ instanceId: 'silent', seenAt: now - 16_000, acceptedRate: 4, busySince: now - 20_000 });
+    await a.workTable.upsertEntity({ partitionKey: 'throttle-instances', rowKey: 'earlier', seenAt: now - 2_000 });
+    await a.workTable.upsertEntity({ partitionKey: 'throttle-instances', rowKey: 'gone', seenAt: now - 2 * 3_600_000 });
+
+    // Act
+    const live = await store.liveInstances(now);
+
+    // Assess: the stored columns, the live reports (a row without a rate reads as idle), the gone row deleted.
+    const busyRow = await a.workTable.getEntity<Record<string, unknown>>('throttle-instances', 'busy');
+    expect([busyRow.seenAt, busyRow.acceptedRate, busyRow.busySince]).toEqual([now, 9.5, now - 3_000]);
+    const idleRow = await a.workTable.getEntity<Record<string, unknown>>('throttle-instances', 'idle');
+    expect(idleRow.busySince).toBeUndefined();
+    expect([...live].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual([
+      { instanceId: 'busy', seenAt: now, acceptedRate: 9.5, busySince: now - 3_000 },
+      { instanceId: 'earlier', seenAt: now - 2_000, acceptedRate: 0 },
+      { instanceId: 'idle', seenAt: now - 1_000, acceptedRate: 0 },
+    ]);
+    await expect(a.workTable.getEntity('throttle-instances', 'gone')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(a.workTable.getEntity('throttle-instances', 'silent')).resolves.toBeDefined();
+  });
+});

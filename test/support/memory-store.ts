@@ -12,7 +12,7 @@ import {
 } from '../../shared/core/request-store';
 import { RequestMessage, RequestQueue } from '../../shared/core/queue/port';
 import { FleetRate } from '../../shared/core/rate/aimd';
-import { FleetRateStore } from '../../shared/core/rate/fleet-rate-store';
+import { FleetRateStore, InstanceReport, LIVE_INSTANCE_MS } from '../../shared/core/rate/fleet-rate-store';
 
 /** A hand-written fake of the RequestStore port with the same race rules (put-if-absent, ETags). */
 export class MemoryRequestStore implements RequestStore {
@@ -149,7 +149,7 @@ export class MemoryQueue implements RequestQueue {
 export class MemoryFleetRateStore implements FleetRateStore {
   state: FleetRate | undefined;
   version = 0;
-  instances = new Map<string, number>();
+  instances = new Map<string, InstanceReport>();
   async read() {
     return this.state ? { state: { ...this.state }, etag: String(this.version) } : undefined;
   }
@@ -159,10 +159,10 @@ export class MemoryFleetRateStore implements FleetRateStore {
     this.version += 1;
     return true;
   }
-  async heartbeat(id: string, now: number) {
-    this.instances.set(id, now);
+  async heartbeat(report: InstanceReport) {
+    this.instances.set(report.instanceId, { ...report });
   }
   async liveInstances(now: number) {
-    return [...this.instances.values()].filter((t) => now - t < 15_000).length;
+    return [...this.instances.values()].filter((r) => r.seenAt >= now - LIVE_INSTANCE_MS).map((r) => ({ ...r }));
   }
 }

@@ -49,21 +49,44 @@ export function initialFleetRate(settings: AimdSettings, now: number): FleetRate
   return { rate: settings.maxRate, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: now };
 }
 
-/** A 429: cut the rate (to no less than `acceptedRate` × 0.95 when known) and pause everyone. */
+/**
+ * Within the hold after a cut, a 429 with a full sample still cuts when what it says (95 % of what the fleet
+ * got accepted) is below this fraction of the rate: the cut it echoes was blind, not a second estimate.
+ */
+const ECHO_OVERRIDE_FACTOR = 0.5;
+
+/**
+ * A 429: cut the rate (to no less than `acceptedRate` × 0.95 when known) and pause everyone. `complete`
+ * false: `acceptedRate` counts only part of the fleet (another instance's report is missing or too young to
+ * cover the window), so it is a lower bound of what Graph accepted: it may soften the cut, never deepen it
+ * below the plain multiplicative cut.
+ */
 export function onThrottle(
   state: FleetRate,
   settings: AimdSettings,
   now: number,
   retryAfterMs: number,
   acceptedRate?: number,
+  complete = true,
 ): FleetRate {
   const pausedUntil = Math.max(state.pausedUntil, now + retryAfterMs);
-  if (now - state.lastDecreaseAt < settings.decreaseHoldMs) return { ...state, pausedUntil };
+  const informed = acceptedRate !== undefined && acceptedRate > 0 && complete ? acceptedRate * 0.95 : undefined;
+  if (now - state.lastDecreaseAt < settings.decreaseHoldMs) {
+    // An echo. But when the cut it echoes was blind (a plain cut, or a bound at start-up) and this 429 comes
+    // with a full sample saying the rate is still over twice that, the sample wins (the hold stays as it is).
+    if (informed !== undefined && informed < state.rate * ECHO_OVERRIDE_FACTOR) {
+      return { ...state, rate: Math.max(settings.minRate, informed), pausedUntil };
+    }
+    return { ...state, pausedUntil };
+  }
   // What Graph accepted just before the 429 is the best estimate of its ceiling: cut to just under it, down
   // from far above and no lower from near it (a blind 30% cut there loses throughput for every cycle after).
   // Without a useful sample (a handful of calls), the plain multiplicative cut.
-  const informed = acceptedRate !== undefined && acceptedRate > 0;
-  let rate = informed ? Math.min(state.rate, acceptedRate * 0.95) : state.rate * settings.decrease;
+  const plain = state.rate * settings.decrease;
+  let rate = plain;
+  if (informed !== undefined) rate = Math.min(state.rate, informed);
+  else if (acceptedRate !== undefined && acceptedRate > 0)
+    rate = Math.min(state.rate, Math.max(acceptedRate * 0.95, plain));
   rate = Math.max(settings.minRate, rate);
   return { rate, pausedUntil, lastDecreaseAt: now, lastIncreaseAt: now };
 }
