@@ -30,7 +30,7 @@ import { compactRequest } from './workload';
  * - worker: what the Functions host does for the message (one receive, one delete: counted here as the
  *   host would do them alone; under load one receive serves up to 16 messages) plus
  *   `processRequestMessage`. The rate gate's calls (the fleet row about once a second per busy instance,
- *   a heartbeat every 5 s) are shared by every request of an instance and counted apart;
+ *   a heartbeat every 5 s, about one a second while Graph accepts its calls) are shared by every request of an instance and counted apart;
  * - poller: for a `202` chat, each timer tick until the request is final, minus an empty tick's calls
  *   (the tick's five listing queries are paid once per tick, whatever it finds).
  */
