@@ -31,10 +31,15 @@ export interface IdempotencyStore {
   findKey(key: string): Promise<IdempotencyRecord | undefined>;
 }
 
+/** `reused`: the id came from a key claimed earlier, so a request may exist under it already (finished). */
+export interface CreateOptions {
+  reused?: boolean;
+}
+
 /** The reads and writes of request rows that idempotency needs (a slice of the RequestStore port). */
 export interface RequestRows {
   get(id: string): Promise<{ value: ChatRequest } | undefined>;
-  create(request: ChatRequest): Promise<unknown>;
+  create(request: ChatRequest, options?: CreateOptions): Promise<unknown>;
 }
 
 export type IdempotencySource = 'Idempotency-Key' | 'externalId' | 'webhook-id';
@@ -127,9 +132,10 @@ export async function claimKeys(
 export async function createOnce(
   request: ChatRequest,
   store: Pick<RequestRows, 'create'>,
+  options: CreateOptions = {},
 ): Promise<{ kind: 'replayed'; request: ChatRequest } | undefined> {
   try {
-    await store.create(request);
+    await store.create(request, options);
     return undefined;
   } catch (error) {
     if (error instanceof AlreadyExistsError && error.existing) {

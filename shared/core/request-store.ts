@@ -1,5 +1,5 @@
 import { ConcurrencyConflictError } from './errors';
-import type { IdempotencyStore } from './idempotency';
+import type { CreateOptions, IdempotencyStore } from './idempotency';
 import { canTransition, ChatRequest, IllegalTransitionError, isFinal, State } from './model';
 import type { RequestQueue } from './queue/port';
 
@@ -68,9 +68,10 @@ export interface RequestStore extends IdempotencyStore {
   get(id: string): Promise<Stored<ChatRequest> | undefined>;
   /**
    * Insert-if-absent, in the place of the request's state (a request row is its own state index entry);
-   * throws AlreadyExistsError carrying the stored request when the id exists.
+   * throws AlreadyExistsError carrying the stored request when the id exists. With `reused` (the id came
+   * from an idempotency key, not from newRequestId) it also makes sure no finished request has that id.
    */
-  create(request: ChatRequest): Promise<Stored<ChatRequest>>;
+  create(request: ChatRequest, options?: CreateOptions): Promise<Stored<ChatRequest>>;
   /**
    * `create` for many new requests, in as few writes as the layout allows (in-flight rows share one
    * partition: entity group transactions of 100, each all or nothing). Each result is the stored request or

@@ -8,7 +8,7 @@ import {
   isNotFound,
   isPreconditionFailed,
 } from '../core/errors';
-import type { IdempotencyRecord, IdempotencyStore } from '../core/idempotency';
+import type { CreateOptions, IdempotencyRecord, IdempotencyStore } from '../core/idempotency';
 import { lowestIdAt } from '../core/ids';
 import { ChatRequest, isFinal, State } from '../core/model';
 import { DueEntry, ListPage, ListQuery, PendingCheck, RequestStore, Stored, withCheck } from '../core/request-store';
@@ -244,11 +244,13 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
     return this.replace(current, withCheck(current.value, check));
   }
 
-  async create(request: ChatRequest): Promise<Stored<ChatRequest>> {
+  async create(request: ChatRequest, options: CreateOptions = {}): Promise<Stored<ChatRequest>> {
     const place = placeOf(request.state);
     try {
       const result = await this.tableOf(place).createEntity(toEntity(request, place, 1));
-      return { value: request, etag: String(result.etag), at: { place, rev: 1 } };
+      const created = { value: request, etag: String(result.etag), at: { place, rev: 1 } };
+      if (options.reused && place === ACTIVE) await this.undoIfFinished(created);
+      return created;
     } catch (error) {
       if (isConflict(error)) {
         const existing = await this.get(request.id);
@@ -256,6 +258,20 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
       }
       return asStorageError(error, 'create request');
     }
+  }
+
+  /**
+   * The insert into `active` is exact only there: a request under a reused id may have finished (moved out)
+   * since the caller looked. Then the new copy goes, and the caller replays the finished one.
+   */
+  private async undoIfFinished(created: Stored<ChatRequest>): Promise<void> {
+    const finals = await Promise.all([
+      this.readCopy(placeOf(State.succeeded), created.value.id),
+      this.readCopy(placeOf(State.failed), created.value.id),
+    ]);
+    if (finals.every((copy) => copy === undefined)) return;
+    await this.deleteCopy(ACTIVE, created);
+    throw new AlreadyExistsError(`Request ${created.value.id} exists already`, await this.get(created.value.id));
   }
 
   async createMany(requests: ChatRequest[]): Promise<(Stored<ChatRequest> | Error)[]> {

@@ -136,7 +136,7 @@ export async function submitRequest(
     // message) or died. Of the duplicates only the one whose row lands sends, after it; the marker first
     // covers a send that fails or a process that dies in between.
     await deps.store.markUnsent([request.id], now);
-    const lost = await createOnce(request, deps.store);
+    const lost = await createOnce(request, deps.store, { reused: true });
     if (lost) return lost;
     sent = await sendFirst(request, deps);
     if (sent) await deps.store.clearUnsent(request.id).catch(() => undefined);
@@ -273,7 +273,18 @@ export async function submitBatch(
   if (unsent.length > 0) await guarded(-1, async () => void (await deps.store.markUnsent(unsent, now)));
 
   // The rows, 100 to a write where the store can (they share one partition).
-  const rows = storageDown ? [] : await deps.store.createMany(claimed.map(({ request }) => request));
+  // A reused id (its key was claimed earlier) is written on its own, checked against finished requests.
+  const rows = storageDown
+    ? []
+    : await Promise.all(
+        claimed.map(async ({ request, adopted }) =>
+          adopted ? deps.store.create(request, { reused: true }).catch((e: unknown) => e as Error) : undefined,
+        ),
+      ).then(async (reused) => {
+        const fresh = claimed.filter(({ adopted }) => !adopted).map(({ request }) => request);
+        const written = await deps.store.createMany(fresh);
+        return reused.map((row) => row ?? written.shift());
+      });
   await Promise.all(
     claimed.map(({ item, request, adopted }, i) =>
       limit(async () => {

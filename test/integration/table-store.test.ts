@@ -115,6 +115,24 @@ describe('TableRequestStore on Azurite', () => {
     expect(moved.value.state).toBe(State.creating);
   });
 
+  it('create of a reused id (from a key) refuses when a finished request has it, and leaves no copy behind', async () => {
+    // Prepare: a request that went all the way, out of the in-flight partition.
+    const { store, work } = await freshStore();
+    const now = new Date();
+    const first = await store.create(request(now));
+    const creating = await transition(store, first, State.creating, { attempts: 1 }, now);
+    await transition(store, creating, State.succeeded, { chat: { id: '19:r@thread.v2' } }, now);
+
+    // Act: a late duplicate creates the same id again, as a key that named it would make it.
+    const error = await store.create({ ...first.value, topic: 'Late' }, { reused: true }).catch((e: unknown) => e);
+    const fresh = await store.create(request(now), { reused: true });
+
+    // Assess
+    expect(error).toBeInstanceOf(AlreadyExistsError);
+    expect((error as AlreadyExistsError<{ value: ChatRequest }>).existing.value.state).toBe(State.succeeded);
+    expect(await everyKey(work)).toEqual([`active/${invertId(fresh.value.id)}`]);
+  });
+
   it('replace is conditional on the ETag: of two writers from one read, one wins and the loser gets the winner', async () => {
     const { store } = await freshStore();
     const created = await store.create(request());

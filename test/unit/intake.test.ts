@@ -3,7 +3,7 @@
  * writes nothing else. The store and queue are the in-memory fakes, wrapped to record each call in order.
  */
 import { StorageUnavailableError } from '../../shared/core/errors';
-import { type IdempotencyKey, idempotencyKeysOf, storageKey } from '../../shared/core/idempotency';
+import { type CreateOptions, type IdempotencyKey, idempotencyKeysOf, storageKey } from '../../shared/core/idempotency';
 import type { ChatRequest } from '../../shared/core/model';
 import type { RequestMessage } from '../../shared/core/queue/port';
 import { payloadHash } from '../../shared/core/request/hash';
@@ -15,7 +15,7 @@ import { MemoryQueue, MemoryRequestStore } from '../support/memory-store';
 
 const NOW = new Date('2026-11-24T12:00:00.000Z');
 
-/** The memory store, recording every write (and whether `create` was told its index was written). */
+/** The memory store, recording every write (and whether `create` was told its id was reused from a key). */
 class RecordingStore extends MemoryRequestStore {
   constructor(readonly calls: string[]) {
     super();
@@ -26,8 +26,8 @@ class RecordingStore extends MemoryRequestStore {
     this.calls.push(`claimKey ${record.requestId}`);
     return super.claimKey(key, record);
   }
-  override async create(request: ChatRequest, options?: { indexed?: boolean }): Promise<Stored<ChatRequest>> {
-    this.calls.push(`create ${request.id}${options?.indexed ? ' indexed' : ''}`);
+  override async create(request: ChatRequest, options?: CreateOptions): Promise<Stored<ChatRequest>> {
+    this.calls.push(`create ${request.id}${options?.reused ? ' reused' : ''}`);
     if (this.failCreates > 0) {
       this.failCreates -= 1;
       throw new StorageUnavailableError('table down');
@@ -41,22 +41,6 @@ class RecordingStore extends MemoryRequestStore {
   override async clearUnsent(id: string): Promise<void> {
     this.calls.push(`clearUnsent ${id}`);
     return super.clearUnsent(id);
-  }
-}
-
-/**
- * Records calls of the port's methods for index entries written ahead (`indexNew`, `forgetNew`), which
- * intake must not call; looked up by name, so this keeps compiling once the port drops them.
- */
-function recordAhead(store: MemoryRequestStore, calls: string[]): void {
-  const methods = store as unknown as Record<string, ((requests: ChatRequest[]) => Promise<void>) | undefined>;
-  for (const name of ['indexNew', 'forgetNew']) {
-    const original = methods[name]?.bind(store);
-    if (!original) continue;
-    methods[name] = async (requests: ChatRequest[]) => {
-      calls.push(`${name} ${requests.map((r) => r.id).join(',')}`);
-      return original(requests);
-    };
   }
 }
 
@@ -81,7 +65,6 @@ class RecordingQueue extends MemoryQueue {
 function setup() {
   const calls: string[] = [];
   const store = new RecordingStore(calls);
-  recordAhead(store, calls);
   const queue = new RecordingQueue(calls);
   const logged: { level: string; event: string; fields: Record<string, unknown> }[] = [];
   const deps: IntakeDeps = {
@@ -191,7 +174,7 @@ describe('submitRequest: keys, then the message, then the row', () => {
     expect(calls).toEqual([
       `claimKey ${calls[0]!.split(' ')[1]}`,
       `markUnsent ${id}`,
-      `create ${id}`,
+      `create ${id} reused`,
       `send ${id}`,
       `clearUnsent ${id}`,
     ]);
@@ -217,7 +200,7 @@ describe('submitRequest: keys, then the message, then the row', () => {
     expect(id).toBe(orphan);
     expect(calls.slice(1)).toEqual([
       `markUnsent ${orphan}`,
-      `create ${orphan}`,
+      `create ${orphan} reused`,
       `send ${orphan}`,
       `clearUnsent ${orphan}`,
     ]);
