@@ -6,6 +6,7 @@ import {
   CreateOutcome,
   decideCreateOutcome,
   decideLookupOutcome,
+  MAX_TRANSIENT_FAILURES,
   teamsAppIdsOf,
   OPERATION_FIRST_CHECK_MS,
 } from '../core/graph-retry-policy';
@@ -26,6 +27,8 @@ import { recordFinal } from '../platform/telemetry';
  *   the earlier attempt may have made and adopts it instead of posting again (Graph dedupes 1:1 chats).
  * - Retries are re-enqueued messages with a visibility delay; the function only throws when storage
  *   is unavailable (then the host redelivers the message).
+ * - Out of transient retries after a group-chat POST whose answer was lost, it does not fail at once: one
+ *   last attempt only looks for the chat (FINAL_LOOK_DELAY_MS later) and adopts it, or fails without posting.
  */
 
 /** Longer than a Graph call can take (timeout) plus the writes around it. */
@@ -34,6 +37,11 @@ export const ATTEMPT_LEASE_MS = 2 * 60_000;
 const LOOKUP_SKEW_MS = 2 * 60_000;
 /** Wait in-process for a send slot up to this long; longer waits go back to the queue. */
 const MAX_IN_PROCESS_WAIT_MS = 2_000;
+/**
+ * The last look for a group chat whose POST answer was lost when the transient retries ran out: late enough
+ * for the chat to show in its members' chat lists.
+ */
+export const FINAL_LOOK_DELAY_MS = 30_000;
 /** A message that came before its row (mayPrecedeItsRow) comes back this much later. */
 export const MISSING_ROW_RETRY_SECONDS = 5;
 
@@ -210,6 +218,18 @@ async function attempt(owned: Stored<ChatRequest>, deps: WorkerDeps, now: () => 
       return applyOutcome(owned, lookupIncomplete(found.membersListed), deps, now, true);
     }
     deps.log('debug', 'chat.notFoundEarlier', fields);
+    // The last look (the retries ran out on a lost answer) found nothing: give up without posting again.
+    if ((request.transientFailures ?? 0) >= MAX_TRANSIENT_FAILURES && request.error) {
+      deps.log('warn', 'chat.finalLookFoundNone', fields);
+      await finish(
+        owned,
+        State.failed,
+        { error: { ...request.error, retryable: false }, outcomeUnknownSince: request.outcomeUnknownSince },
+        deps,
+        now,
+      );
+      return 'failed';
+    }
   }
 
   const answer = await deps.graph.createChat(request.graphBody);
@@ -333,6 +353,26 @@ async function applyOutcome(
       case 'failed': {
         // Keep the mark when Graph may have made the chat, so an ops retry looks before posting.
         const unknown = outcome.outcomeUnknown || fromLookup || request.outcomeUnknownSince !== undefined;
+        if (outcome.outcomeUnknown && !fromLookup && request.chatType === 'group') {
+          // The retries ran out on a POST whose answer was lost: the chat may exist. One last attempt only looks.
+          const at = now();
+          await transitionAndSend(
+            deps,
+            owned,
+            State.queued,
+            {
+              nextAttemptAt: new Date(at.getTime() + FINAL_LOOK_DELAY_MS).toISOString(),
+              error: outcome.error,
+              attemptStartedAt: undefined,
+              outcomeUnknownSince: request.outcomeUnknownSince ?? request.attemptStartedAt,
+              transientFailures: Math.max(MAX_TRANSIENT_FAILURES, request.transientFailures ?? 0),
+            },
+            at,
+            { delaySeconds: FINAL_LOOK_DELAY_MS / 1000 },
+          );
+          deps.log('warn', 'chat.finalLookScheduled', { requestId: request.id, attempt: request.attempts });
+          return 'retry';
+        }
         await finish(
           owned,
           State.failed,

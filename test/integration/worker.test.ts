@@ -12,7 +12,7 @@ import { ChatRequest, State } from '../../shared/core/model';
 import { payloadHash } from '../../shared/core/request/hash';
 import { parseProvisioningRequest } from '../../shared/core/request/parse';
 import { buildServices, Services } from '../../shared/platform/composition-root';
-import { processRequestMessage, WorkerDeps, WorkResult } from '../../shared/use-cases/worker';
+import { FINAL_LOOK_DELAY_MS, processRequestMessage, WorkerDeps, WorkResult } from '../../shared/use-cases/worker';
 import { eventually, startStack, Stack } from '../support/stack';
 
 const POST_CHATS = { method: 'POST', pathPrefix: '/v1.0/chats' };
@@ -317,15 +317,24 @@ describe('worker answer table (Azurite + simulator)', () => {
     expect(await h.work(await h.takeMessage())).toBe('retry');
     const delays: number[] = [];
     let row = await h.row(request.id);
-    for (let i = 0; i < MAX_TRANSIENT_FAILURES + 2 && row.state === State.queued; i += 1) {
+    for (let i = 0; i < MAX_TRANSIENT_FAILURES - 1 && row.state === State.queued; i += 1) {
       delays.push(Date.parse(row.nextAttemptAt!) - Date.parse(row.updatedAt));
       expect(row.error?.retryable).toBe(true);
       await h.retry(request.id);
       row = await h.row(request.id);
     }
+    // Out of retries on answers that may have been lost (5xx, resets): one last attempt only looks for the chat.
+    expect(row).toMatchObject({ state: State.queued, transientFailures: MAX_TRANSIENT_FAILURES });
+    expect(Date.parse(row.nextAttemptAt!) - Date.parse(row.updatedAt)).toBe(FINAL_LOOK_DELAY_MS);
+    const posts = stack.sim.control.requests().filter((r) => r.method === 'POST' && r.path === '/v1.0/chats').length;
+    await h.retry(request.id);
+    row = await h.row(request.id);
+    expect(stack.sim.control.requests().filter((r) => r.method === 'POST' && r.path === '/v1.0/chats').length).toBe(
+      posts,
+    );
     expect(row.state).toBe(State.failed);
-    expect(row.attempts).toBe(MAX_TRANSIENT_FAILURES);
-    expect(row.transientFailures).toBe(MAX_TRANSIENT_FAILURES - 1);
+    expect(row.attempts).toBe(MAX_TRANSIENT_FAILURES + 1);
+    expect(row.transientFailures).toBe(MAX_TRANSIENT_FAILURES);
     expect(row.error!.message).toMatch(new RegExp(`gave up after ${MAX_TRANSIENT_FAILURES} attempts`));
     expect(row.error!.retryable).toBe(false);
     for (let i = 1; i < delays.length; i += 1) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);

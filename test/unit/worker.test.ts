@@ -7,6 +7,7 @@ import { aimdSettings } from '../../shared/core/rate/aimd';
 import { GraphRateGate } from '../../shared/core/rate/gate';
 import {
   ATTEMPT_LEASE_MS,
+  FINAL_LOOK_DELAY_MS,
   MISSING_ROW_RETRY_SECONDS,
   processRequestMessage,
   WorkerDeps,
@@ -449,35 +450,67 @@ describe('worker counters', () => {
 });
 
 describe('giving up after unknown outcomes', () => {
-  it('keeps the mark on the failed request, so an ops retry looks for the chat before posting', async () => {
-    // Prepare: a request on its last transient attempt, whose earlier attempts all timed out.
-    const { store, graph, deps, now } = setup();
-    const request = await seed(store, groupBody, now());
-    const stored = (await store.get(request.id))!;
-    await store.replace(stored, { ...stored.value, transientFailures: MAX_TRANSIENT_FAILURES - 1 });
-    graph.createAnswers = [
+  /** A request on its last transient attempt, whose earlier attempts all timed out. */
+  async function onLastAttempt() {
+    const h = setup();
+    const request = await seed(h.store, groupBody, h.now());
+    const stored = (await h.store.get(request.id))!;
+    await h.store.replace(stored, { ...stored.value, transientFailures: MAX_TRANSIENT_FAILURES - 1 });
+    h.graph.createAnswers = [
       { kind: 'network', code: 'Timeout', message: 'aborted', timedOut: true, clientRequestId: 'c' },
     ];
+    return { ...h, request };
+  }
 
-    // Act: the last attempt fails.
-    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('failed');
+  const madeChat = {
+    id: '19:made@thread.v2',
+    chatType: 'group' as const,
+    topic: 'Welcome Ana',
+    members: [
+      { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
+      { userId: 'oid-mgr@contoso.com' },
+      { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
+    ],
+  };
 
-    // Assess: failed, still marked unknown; the retried request adopts the chat Graph did make.
+  it('the last POST’s answer lost: one more attempt only looks, and adopts the chat Graph made', async () => {
+    // Prepare
+    const { store, graph, queue, deps, advance, request } = await onLastAttempt();
+
+    // Act: the last attempt times out; the final look comes FINAL_LOOK_DELAY_MS later and finds the chat.
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    const look = queue.sent.at(-1)!;
+    advance(FINAL_LOOK_DELAY_MS);
+    graph.chats = [madeChat];
+    const result = await processRequestMessage(look.message, deps);
+
+    // Assess
+    expect(look.delaySeconds).toBe(FINAL_LOOK_DELAY_MS / 1000);
+    expect(result).toBe('adopted');
+    expect((await store.get(request.id))!.value).toMatchObject({ state: State.succeeded, chat: { id: madeChat.id } });
+    expect(graph.posts).toHaveLength(1);
+  });
+
+  it('the final look finds nothing: failed without posting again, the mark kept so an ops retry looks first', async () => {
+    // Prepare
+    const { store, graph, queue, deps, advance, now, request } = await onLastAttempt();
+    expect(await processRequestMessage({ id: request.id, attempt: 0 }, deps)).toBe('retry');
+    advance(FINAL_LOOK_DELAY_MS);
+
+    // Act
+    expect(await processRequestMessage(queue.sent.at(-1)!.message, deps)).toBe('failed');
+
+    // Assess: failed with the give-up error, one POST in all, still marked unknown.
     const failed = (await store.get(request.id))!;
     expect(failed.value.state).toBe(State.failed);
+    expect(failed.value.error).toMatchObject({
+      message: expect.stringMatching(new RegExp(`gave up after ${MAX_TRANSIENT_FAILURES} attempts`)),
+      retryable: false,
+    });
     expect(failed.value.outcomeUnknownSince).toBeDefined();
-    graph.chats = [
-      {
-        id: '19:made@thread.v2',
-        chatType: 'group',
-        topic: 'Welcome Ana',
-        members: [
-          { userId: 'oid-ana@contoso.com', email: 'ana.silva@contoso.com' },
-          { userId: 'oid-mgr@contoso.com' },
-          { userId: 'oid-buddy@contoso.com', email: 'buddy@contoso.com' },
-        ],
-      },
-    ];
+    expect(graph.posts).toHaveLength(1);
+    // An ops retry adopts the chat Graph did make once it shows.
+    graph.chats = [madeChat];
     const queued = await transition(store, failed, State.queued, { transientFailures: 0 }, now());
     expect(await processRequestMessage({ id: request.id, attempt: queued.value.attempts }, deps)).toBe('adopted');
     expect(graph.posts).toHaveLength(1);
