@@ -117,7 +117,10 @@ interface KillStep {
   name: string;
   /** The row state the kill leaves behind. */
   leaves: string;
-  /** Sets the trap; resolves when the host is exactly at the step. */
+  /**
+   * Sets the trap; resolves when the host is exactly at the step. A held storage write is dropped at the
+   * kill, never forwarded: the process died before it, so it must not land.
+   */
   arm(topic: string): { reached: Promise<unknown>; cleanup(): void };
 }
 
@@ -140,7 +143,7 @@ const KILL_STEPS: KillStep[] = [
     leaves: 'queued',
     arm: () => {
       const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'active'));
-      return { reached: hold.reached, cleanup: hold.release };
+      return { reached: hold.reached, cleanup: hold.drop };
     },
   },
   {
@@ -182,7 +185,7 @@ const KILL_STEPS: KillStep[] = [
     arm: (topic) => {
       const made = chatMade(topic);
       const hold = stack.storage.hold((call) => tableWrite(call, 'PUT', 'active') && made());
-      return { reached: hold.reached, cleanup: hold.release };
+      return { reached: hold.reached, cleanup: hold.drop };
     },
   },
   {
@@ -191,7 +194,7 @@ const KILL_STEPS: KillStep[] = [
     arm: (topic) => {
       // The first insert into the history after the chat is its owner row; the second, the final copy.
       const hold = stack.storage.hold(nthHistoryInsertAfter(chatMade(topic), 2));
-      return { reached: hold.reached, cleanup: hold.release };
+      return { reached: hold.reached, cleanup: hold.drop };
     },
   },
   {
@@ -200,7 +203,7 @@ const KILL_STEPS: KillStep[] = [
     arm: (topic) => {
       const made = chatMade(topic);
       const hold = stack.storage.hold((call) => tableWrite(call, 'DELETE', 'active') && made());
-      return { reached: hold.reached, cleanup: hold.release };
+      return { reached: hold.reached, cleanup: hold.drop };
     },
   },
   {
