@@ -21,6 +21,8 @@ export class TableFleetRateStore implements FleetRateStore {
           pausedUntil: Number(entity.pausedUntil),
           lastDecreaseAt: Number(entity.lastDecreaseAt),
           lastIncreaseAt: Number(entity.lastIncreaseAt),
+          // A row of an earlier version has no learnedAt: the rate reads as not learned yet.
+          learnedAt: Number(entity.learnedAt ?? 0),
         },
         etag: entity.etag,
       };

@@ -179,3 +179,20 @@ describe('the instances’ heartbeats (TableFleetRateStore on Azurite)', () => {
     await expect(a.workTable.getEntity('throttle-instances', 'silent')).resolves.toBeDefined();
   });
 });
+
+describe('the shared rate row (TableFleetRateStore on Azurite)', () => {
+  it('keeps when the rate was learned; a row of an earlier version without it reads as not learned', async () => {
+    // Prepare
+    const [a] = await twoInstances();
+    const store = new TableFleetRateStore(a.workTable);
+    const state = { rate: 20.9, pausedUntil: 5, lastDecreaseAt: 4, lastIncreaseAt: 4, learnedAt: 4 };
+
+    // Act + Assess: written and read back whole, then conditionally replaced by an earlier version's row.
+    expect(await store.write(state)).toBe(true);
+    const read = await store.read();
+    expect(read?.state).toEqual(state);
+    const { learnedAt: _learnedAt, ...earlier } = state;
+    await a.workTable.updateEntity({ partitionKey: 'throttle', rowKey: 'graph', ...earlier }, 'Replace');
+    expect((await store.read())?.state).toEqual({ ...earlier, learnedAt: 0 });
+  });
+});

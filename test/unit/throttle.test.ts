@@ -31,6 +31,30 @@ describe('AIMD', () => {
     expect(onThrottle(blind, settings, 10_200, 1000, 20, false).rate).toBeCloseTo(70);
   });
 
+  it('once the rate is learned, a sample taken in a stall softens a cut but never deepens it below × 0.7', () => {
+    // Prepare: the first informed cut learns the rate (1000/s blind → 20.9/s), which then climbs to 21.4/s.
+    const big = aimdSettings(1000);
+    const learned = onThrottle(initialFleetRate(big, 0), big, 10_000, 1000, 22);
+    expect(learned).toMatchObject({ learnedAt: 10_000 });
+    expect(learned.rate).toBeCloseTo(20.9);
+    const climbed = { ...learned, rate: 21.4 };
+
+    // Act: a 429 after a stall, when the fleet got only 7.5/s accepted in the last 2 s.
+    const stalled = onThrottle(climbed, big, 60_000, 1000, 7.5);
+    // …and one when the fleet was sending at its rate: the sample may still soften the cut.
+    const busy = onThrottle(climbed, big, 60_000, 1000, 21);
+
+    // Assess
+    expect(stalled.rate).toBeCloseTo(21.4 * 0.7);
+    expect(busy.rate).toBeCloseTo(19.95);
+    // Within the hold, a learned rate takes no override from a low sample either.
+    expect(onThrottle(stalled, big, 60_200, 1000, 3).rate).toBeCloseTo(stalled.rate);
+    // Back at the maximum, the next estimate may cut deep again.
+    const recovered = regain({ ...stalled, rate: 999 }, big, 70_000);
+    expect(recovered).toMatchObject({ rate: 1000, learnedAt: 0 });
+    expect(onThrottle(recovered, big, 80_000, 1000, 22).rate).toBeCloseTo(20.9);
+  });
+
   it('regains slowly, by the learned rate and not the configured maximum, up to the maximum', () => {
     const low: FleetRate = { rate: 10, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: 0 };
     expect(regain(low, settings, 500).rate).toBe(10);

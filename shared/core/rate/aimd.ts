@@ -16,6 +16,11 @@ export interface FleetRate {
   pausedUntil: number;
   lastDecreaseAt: number;
   lastIncreaseAt: number;
+  /**
+   * When a 429 last set the rate from what the fleet got accepted (ms since epoch); 0 (or absent, in a row
+   * of an earlier version) while the rate is still the configured maximum or a blind cut of it.
+   */
+  learnedAt?: number;
 }
 
 export interface AimdSettings {
@@ -46,7 +51,7 @@ export function aimdSettings(maxRate: number): AimdSettings {
 }
 
 export function initialFleetRate(settings: AimdSettings, now: number): FleetRate {
-  return { rate: settings.maxRate, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: now };
+  return { rate: settings.maxRate, pausedUntil: 0, lastDecreaseAt: 0, lastIncreaseAt: now, learnedAt: 0 };
 }
 
 /**
@@ -60,6 +65,11 @@ const ECHO_OVERRIDE_FACTOR = 0.5;
  * false: `acceptedRate` counts only part of the fleet (another instance's report is missing or too young to
  * cover the window), so it is a lower bound of what Graph accepted: it may soften the cut, never deepen it
  * below the plain multiplicative cut.
+ * What the fleet got accepted says where Graph's ceiling is only while the fleet was sending at its rate. The
+ * first estimate replaces a blind rate (the configured maximum, far above the ceiling) and may cut deep; once
+ * the rate has been learned that way, a sample taken while the fleet sent less (a stall, a lull in the queue)
+ * would read the lull as the ceiling, so from then on an estimate may soften a cut but not deepen it below the
+ * plain × 0.7: a real drop of the ceiling is still followed, one plain cut per overload.
  */
 export function onThrottle(
   state: FleetRate,
@@ -71,36 +81,38 @@ export function onThrottle(
 ): FleetRate {
   const pausedUntil = Math.max(state.pausedUntil, now + retryAfterMs);
   const informed = acceptedRate !== undefined && acceptedRate > 0 && complete ? acceptedRate * 0.95 : undefined;
+  const learned = (state.learnedAt ?? 0) > 0;
   if (now - state.lastDecreaseAt < settings.decreaseHoldMs) {
     // An echo. But when the cut it echoes was blind (a plain cut, or a bound at start-up) and this 429 comes
     // with a full sample saying the rate is still over twice that, the sample wins (the hold stays as it is).
-    if (informed !== undefined && informed < state.rate * ECHO_OVERRIDE_FACTOR) {
-      return { ...state, rate: Math.max(settings.minRate, informed), pausedUntil };
+    if (!learned && informed !== undefined && informed < state.rate * ECHO_OVERRIDE_FACTOR) {
+      return { ...state, rate: Math.max(settings.minRate, informed), pausedUntil, learnedAt: now };
     }
     return { ...state, pausedUntil };
   }
   // What Graph accepted just before the 429 is the best estimate of its ceiling: cut to just under it, down
-  // from far above and no lower from near it (a blind 30% cut there loses throughput for every cycle after).
-  // Without a useful sample (a handful of calls), the plain multiplicative cut.
+  // from far above (the first time) and no lower from near it (a blind 30% cut there loses throughput for every
+  // cycle after). Without a useful sample (a handful of calls), the plain multiplicative cut.
   const plain = state.rate * settings.decrease;
   let rate = plain;
-  if (informed !== undefined) rate = Math.min(state.rate, informed);
-  else if (acceptedRate !== undefined && acceptedRate > 0)
+  let learnedAt = state.learnedAt ?? 0;
+  if (informed !== undefined) {
+    rate = Math.min(state.rate, learned ? Math.max(informed, plain) : informed);
+    learnedAt = now;
+  } else if (acceptedRate !== undefined && acceptedRate > 0)
     rate = Math.min(state.rate, Math.max(acceptedRate * 0.95, plain));
   rate = Math.max(settings.minRate, rate);
-  return { rate, pausedUntil, lastDecreaseAt: now, lastIncreaseAt: now };
+  return { rate, pausedUntil, lastDecreaseAt: now, lastIncreaseAt: now, learnedAt };
 }
 
 /** Time without a 429 regains the rate slowly (1% a second, at least 0.2/s), up to the configured maximum. */
 export function regain(state: FleetRate, settings: AimdSettings, now: number): FleetRate {
   const seconds = (now - state.lastIncreaseAt) / 1000;
   if (seconds < 1 || state.rate >= settings.maxRate) return state;
-  return {
-    ...state,
-    rate: Math.min(
-      settings.maxRate,
-      state.rate + Math.max(settings.increasePerSecond, state.rate * settings.increaseFraction) * seconds,
-    ),
-    lastIncreaseAt: now,
-  };
+  const rate = Math.min(
+    settings.maxRate,
+    state.rate + Math.max(settings.increasePerSecond, state.rate * settings.increaseFraction) * seconds,
+  );
+  // Back at the maximum, what was learned no longer bounds anything: the next estimate starts afresh.
+  return { ...state, rate, lastIncreaseAt: now, learnedAt: rate >= settings.maxRate ? 0 : (state.learnedAt ?? 0) };
 }
