@@ -89,6 +89,9 @@ export interface GraphChats {
   resolveLocation(location: string): string;
 }
 
+/** Waits before each retry of a lookup read that failed transiently (see SdkGraphChats.read). */
+export const READ_RETRY_DELAYS_MS = [200, 1_000];
+
 export function createCredential(config: Config['graph']): TokenCredential {
   const agent = config.extraCaCerts ? trustAgent(config.extraCaCerts) : undefined;
   const common = { authorityHost: config.authorityHost, disableInstanceDiscovery: true, ...(agent ? { agent } : {}) };
@@ -225,12 +228,29 @@ export class SdkGraphChats implements GraphChats {
   async getUserId(user: string): Promise<UserIdLookup> {
     const segment = pathSegment(user);
     if (segment === undefined) return { ok: false, notFound: false, answer: refusedLocally('user', user) };
-    const answer = await this.call('GET', `/users/${segment}?$select=id`, randomUUID());
+    const answer = await this.read(`/users/${segment}?$select=id`);
     if (answer.kind === 'response' && answer.status === 200) {
       const id = (answer.body as { id?: unknown } | undefined)?.id;
       if (typeof id === 'string' && id !== '') return { ok: true, id };
     }
     return { ok: false, notFound: answer.kind === 'response' && answer.status === 404, answer };
+  }
+
+  /**
+   * A read of the lookup after a lost answer (a member's chats, a user's id). Reads change nothing, so one
+   * that fails transiently (a 5xx, a reset, a timeout) is tried again in the same attempt, after
+   * READ_RETRY_DELAYS_MS, before its failure counts against the request: a lookup is several reads, and
+   * otherwise a degraded Graph fails it far more often than the POST it protects (a 429 is not retried
+   * here: its Retry-After is the policy's).
+   */
+  private async read(path: string): Promise<GraphAnswer> {
+    for (let retry = 0; ; retry += 1) {
+      const answer = await this.call('GET', path, randomUUID());
+      const transient = answer.kind === 'network' || (answer.kind === 'response' && answer.status >= 500);
+      const delay = READ_RETRY_DELAYS_MS[retry];
+      if (!transient || delay === undefined) return answer;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
   /** Follows nextLinks for at most `limit` pages; `complete` says whether the listing reached its end. */
@@ -241,7 +261,7 @@ export class SdkGraphChats implements GraphChats {
     const chats: ChatSummary[] = [];
     let path: string | undefined = first;
     for (let page = 0; path && page < limit; page += 1) {
-      const answer = await this.call('GET', path, randomUUID());
+      const answer = await this.read(path);
       if (answer.kind !== 'response' || answer.status !== 200) return { ok: false, answer };
       const body = answer.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
       for (const raw of body?.value ?? []) chats.push(toChatSummary(raw));

@@ -237,6 +237,46 @@ describe('SdkGraphChats against the simulator', () => {
     }
   });
 
+  it('lookup reads failing transiently are tried again in the call (twice at most); a 429 is not', async () => {
+    // Prepare: a 503 then a reset on the listing; three 502s on a user read; a 429 on another user read.
+    const user = 'user81@contoso.com';
+    response(await graph.createChat(groupBody('Retried listing', [user, 'user82@contoso.com'])));
+    const since = new Date(Date.now() - 60_000);
+    stack.sim.control.addFault({
+      match: { method: 'GET', pathPrefix: '/v1.0/users/user81' },
+      fault: { type: 'status', status: 503 },
+    });
+    stack.sim.control.addFault({
+      match: { method: 'GET', pathPrefix: '/v1.0/users/user81' },
+      fault: { type: 'reset' },
+    });
+    const start = lastSeq();
+
+    // Act
+    const listed = await graph.listUserChats(user, since);
+    const statuses = stack.sim.control.requests(start).map((r) => r.status);
+    stack.sim.control.addFault({
+      match: { method: 'GET', pathPrefix: '/v1.0/users/user83' },
+      count: 3,
+      fault: { type: 'status', status: 502 },
+    });
+    const down = await graph.getUserId('user83@contoso.com');
+    stack.sim.control.addFault({
+      match: { method: 'GET', pathPrefix: '/v1.0/users/user84' },
+      count: 3,
+      fault: { type: 'status', status: 429 },
+    });
+    const refusedAt = lastSeq();
+    const refused = await graph.getUserId('user84@contoso.com');
+
+    // Assess
+    expect(listed).toMatchObject({ ok: true, complete: true });
+    expect(statuses.filter((status) => status === 503 || status === 200)).toEqual([503, 200]);
+    expect(down).toMatchObject({ ok: false, notFound: false, answer: { status: 502 } });
+    expect(refused).toMatchObject({ ok: false, answer: { status: 429 } });
+    expect(stack.sim.control.requests(refusedAt)).toHaveLength(1);
+  });
+
   it('getUserId: the object id for a UPN (a guest #EXT# one too), notFound for a user the directory lacks', async () => {
     expect(await graph.getUserId('ana@contoso.onmicrosoft.com')).toEqual({
       ok: true,
