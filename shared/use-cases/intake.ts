@@ -24,13 +24,15 @@ import { recordAccepted } from '../platform/telemetry';
  * cleared around the row in the common case.
  * - Idempotency (idempotency.ts) is race-free by construction: each key is a conditional insert (first
  *   writer wins), and the row is an insert-if-absent of the id the keys name, so concurrent duplicates all
- *   converge on one request. Each of them may have sent a message: the worker acts once per attempt.
+ *   converge on one request. A duplicate that finds the key but no row writes the unsent marker, then the
+ *   row, and sends only if its row landed: at most two messages (the first intake's and the row writer's),
+ *   and the worker acts once per attempt.
  * - A worker may get the message before the row: it sends it again 5 s later while `sentAt` is under
  *   10 minutes old (worker.ts).
  * - The queue is down: an "unsent" marker is written before the row, and the timer sends the message.
  * - A crash after the keys, or after the message, leaves keys (and a message) without a row: nothing was
- *   accepted, and the caller's retry with the same key creates the request under the id the keys name,
- *   sending its message first again.
+ *   accepted, and the caller's retry with the same key creates the request under the id the keys name (as
+ *   a duplicate does: marker, row, then the message).
  */
 
 export interface IntakeDeps {
@@ -194,10 +196,12 @@ function storageRejection(index: number): BatchItemResult {
  * Submits the valid items of a batch; one item's failure never loses the others.
  * Items that share a key with an earlier item of the same batch are decided against that item, not
  * raced against it: the same payload is `replayed` (same id), another payload is rejected.
- * Phases, as for one request: claim keys (concurrently) → messages (concurrently) → rows (concurrently).
- * Once storage fails, the remaining items stop trying and are rejected for resubmission (their keys name
- * the id a resubmission completes); once the queue fails, the remaining messages are left to the timer:
- * one "unsent" marker write for all of them (entity group transactions), before their rows.
+ * Phases, as for one request: claim keys (concurrently) → messages (concurrently) → one "unsent" marker
+ * write (entity group transactions) for the items whose message is not sent → rows (new ids 100 to a
+ * transaction; ids reused from a key one by one) → the messages of reused ids whose row landed. Once
+ * storage fails, the items not yet written are rejected for resubmission (their keys name the id a
+ * resubmission completes); each written row is accepted whatever happened to the others; once the queue
+ * fails, the remaining messages are left to the timer.
  */
 export async function submitBatch(
   items: BatchItem[],
