@@ -48,7 +48,7 @@ export const OpsSummarySchema = z
   })
   .openapi('OpsSummary', {
     description:
-      'Counts per state, queue depths and the Graph rate limiter, for the ops page. Counts are index entries: approximate while requests move.',
+      'Counts per state, queue depths and the Graph rate limiter, for the ops page. Counts are the rows in the partition of each state, up to a limit: approximate while requests move.',
   });
 
 export type OpsSummary = z.infer<typeof OpsSummarySchema>;

@@ -5,7 +5,7 @@ import { TableFleetRateStore } from '../storage/fleet-rate-table-store';
 
 /**
  * GET /api/ops/summary: what the ops page shows at the top, read through the store and the shared rate
- * row, never written: requests per state (index entries, counted up to a limit), the queue and poison
+ * row, never written: requests per state (rows of that state's partition, counted up to a limit), the queue and poison
  * depths, and what the Graph rate limiter is doing.
  */
 

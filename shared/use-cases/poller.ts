@@ -17,7 +17,7 @@ import { ATTEMPT_LEASE_MS } from './worker';
 import { recordFinal } from '../platform/telemetry';
 
 /**
- * One timer tick. It reads only index partitions of work that is due — pending operations whose
+ * One timer tick. It reads only the work table's partitions of work that is due — pending operations whose
  * next check has come, unsent queue messages, attempts whose worker died — never the history, so
  * its cost does not grow with the number of finished requests. Every change is a conditional
  * write: two overlapping ticks update each request once.
