@@ -158,34 +158,22 @@ export interface SendOptions {
   /** How long the message stays invisible (a retry's backoff, a `notBefore`); absent: visible at once. */
   delaySeconds?: number;
   /**
-   * A failed send: `throw` (the caller fails: the host redelivers, the API answers 503) or `defer` (the
-   * request is accepted all the same; the result says so). Either way the marker stays and the timer sends.
+   * Clearing the marker after the send: `await` (a failure fails the caller) or `quiet` (awaited, a failure
+   * ignored). A marker left behind only costs one more, deduplicated, message.
    */
-  onSendError: 'throw' | 'defer';
-  /**
-   * Clearing the marker after the send: `await` (a failure fails the caller), `quiet` (awaited, a failure
-   * ignored) or `background` (not awaited). A marker left behind only costs one more, deduplicated, message.
-   */
-  clearMarker: 'await' | 'quiet' | 'background';
+  clearMarker: 'await' | 'quiet';
 }
-
-export type SendResult = { sent: true } | { sent: false; error: unknown };
 
 /**
  * The second half of "move the request, then make sure its message goes out": sends `{id, attempt}` for
- * the request as written, then clears the unsent marker written before the row.
+ * the request as written, then clears the unsent marker written before the row. A failed send is thrown
+ * (the caller fails: the host redelivers, the API answers 503, the tick stops); the marker stays and the
+ * timer sends the message.
  */
-export async function sendMessage(deps: MessageDeps, request: ChatRequest, options: SendOptions): Promise<SendResult> {
-  try {
-    await deps.queue.send({ id: request.id, attempt: request.attempts }, options.delaySeconds);
-  } catch (error) {
-    if (options.onSendError === 'throw') throw error;
-    return { sent: false, error };
-  }
+export async function sendMessage(deps: MessageDeps, request: ChatRequest, options: SendOptions): Promise<void> {
+  await deps.queue.send({ id: request.id, attempt: request.attempts }, options.delaySeconds);
   if (options.clearMarker === 'await') await deps.store.clearUnsent(request.id);
-  else if (options.clearMarker === 'quiet') await deps.store.clearUnsent(request.id).catch(() => undefined);
-  else deps.store.clearUnsent(request.id).catch(() => undefined);
-  return { sent: true };
+  else await deps.store.clearUnsent(request.id).catch(() => undefined);
 }
 
 /**
@@ -204,11 +192,7 @@ export async function transitionAndSend(
 ): Promise<Stored<ChatRequest>> {
   await deps.store.markUnsent([current.value.id], now);
   const moved = await transition(deps.store, current, to, changes, now);
-  await sendMessage(deps, moved.value, {
-    delaySeconds: options.delaySeconds,
-    onSendError: 'throw',
-    clearMarker: 'quiet',
-  });
+  await sendMessage(deps, moved.value, { delaySeconds: options.delaySeconds, clearMarker: 'quiet' });
   return moved;
 }
 

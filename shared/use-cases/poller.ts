@@ -349,7 +349,7 @@ async function sendUnsent(deps: PollerDeps, now: () => Date): Promise<{ read: nu
     if (stored?.value.state === State.queued) {
       const request = stored.value;
       const dueIn = Math.max(0, Date.parse(request.nextAttemptAt ?? request.createdAt) - now().getTime());
-      await sendMessage(deps, request, { delaySeconds: dueIn / 1000, onSendError: 'throw', clearMarker: 'await' });
+      await sendMessage(deps, request, { delaySeconds: dueIn / 1000, clearMarker: 'await' });
       deps.log('warn', 'request.messageResent', { requestId: id, attempt: request.attempts });
       sent += 1;
       continue;

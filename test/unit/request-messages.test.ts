@@ -40,30 +40,20 @@ describe('sendMessage: the message of a written request, then its unsent marker 
     const row = await stored(store);
     await store.markUnsent([row.value.id], now);
     // Act
-    const result = await sendMessage({ store, queue }, row.value, {
-      delaySeconds: 7,
-      onSendError: 'throw',
-      clearMarker: 'await',
-    });
+    await sendMessage({ store, queue }, row.value, { delaySeconds: 7, clearMarker: 'await' });
     // Assess
-    expect(result).toEqual({ sent: true });
     expect(queue.sent).toEqual([{ message: { id: row.value.id, attempt: 0 }, delaySeconds: 7 }]);
     expect(store.unsent.has(row.value.id)).toBe(false);
   });
 
-  it('a failed send is deferred or thrown as asked, and the marker stays for the timer', async () => {
+  it('a failed send is thrown, and the marker stays for the timer', async () => {
     const store = new MemoryRequestStore();
     const deps = { store, queue: new FailingQueue() };
     const row = await stored(store);
     await store.markUnsent([row.value.id], now);
 
-    const deferred = await sendMessage(deps, row.value, { onSendError: 'defer', clearMarker: 'background' });
-    await expect(sendMessage(deps, row.value, { onSendError: 'throw', clearMarker: 'quiet' })).rejects.toThrow(
-      StorageUnavailableError,
-    );
+    await expect(sendMessage(deps, row.value, { clearMarker: 'quiet' })).rejects.toThrow(StorageUnavailableError);
 
-    expect(deferred.sent).toBe(false);
-    expect(!deferred.sent && deferred.error).toBeInstanceOf(StorageUnavailableError);
     expect(store.unsent.has(row.value.id)).toBe(true);
   });
 
@@ -75,12 +65,8 @@ describe('sendMessage: the message of a written request, then its unsent marker 
     const row = await stored(store);
     const deps = { store, queue: new MemoryQueue() };
 
-    await expect(sendMessage(deps, row.value, { onSendError: 'throw', clearMarker: 'quiet' })).resolves.toEqual({
-      sent: true,
-    });
-    await expect(sendMessage(deps, row.value, { onSendError: 'throw', clearMarker: 'await' })).rejects.toThrow(
-      StorageUnavailableError,
-    );
+    await expect(sendMessage(deps, row.value, { clearMarker: 'quiet' })).resolves.toBeUndefined();
+    await expect(sendMessage(deps, row.value, { clearMarker: 'await' })).rejects.toThrow(StorageUnavailableError);
   });
 });
 
