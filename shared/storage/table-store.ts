@@ -275,7 +275,7 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   }
 
   async createMany(requests: ChatRequest[]): Promise<(Stored<ChatRequest> | Error)[]> {
-    const one = (request: ChatRequest) => this.create(request).catch(asError);
+    const one = (request: ChatRequest) => this.create(request).catch(toError);
     const groups: ChatRequest[][] = [];
     for (let i = 0; i < requests.length; i += 100) groups.push(requests.slice(i, i + 100));
     const written = await Promise.all(
@@ -295,7 +295,7 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
           // One row exists already (a replayed id) and fails the whole transaction: each on its own, then.
           if (isConflict(error)) return Promise.all(group.map(one));
           // A transaction is all or nothing: none of this group was written.
-          const failure = asError(() => asStorageError(error, 'create requests'));
+          const failure = storageFailure(error, 'create requests');
           return group.map(() => failure);
         }
       }),
@@ -557,16 +557,18 @@ export class TableRequestStore implements RequestStore, IdempotencyStore {
   }
 }
 
-/** What a failed call threw (or what `fail` throws), as a value. */
-function asError(failure: unknown): Error {
-  if (typeof failure === 'function') {
-    try {
-      (failure as () => never)();
-    } catch (error) {
-      return asError(error);
-    }
+/** What a failed call threw, as an Error value. */
+function toError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
+}
+
+/** The error `asStorageError` throws for `error`, as a value (one per request of a failed transaction). */
+function storageFailure(error: unknown, what: string): Error {
+  try {
+    asStorageError(error, what);
+  } catch (thrown) {
+    return toError(thrown);
   }
-  return failure instanceof Error ? failure : new Error(String(failure));
 }
 
 /** True when a copy last written at `writtenAt` is older than any move still in flight can be. */
